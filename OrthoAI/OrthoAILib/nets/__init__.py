@@ -1,0 +1,1 @@
+"""Network architectures, one family per file, written with torch alone."""
