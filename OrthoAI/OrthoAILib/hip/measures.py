@@ -231,17 +231,28 @@ def compute_hip_measures(
 
 def midline_segment(points: Mapping[str, Sequence[float]], plane_normal: Sequence[float] | None = None,
                     margin: float = 0.1) -> tuple[np.ndarray, np.ndarray]:
-    """End points (3-D) of the pelvic midline drawn through the symphysis,
-    perpendicular to the teardrop line, long enough to span all landmarks."""
-    p3 = validate_landmarks(points)
-    stacked = np.stack([p3[n] for n in LANDMARK_NAMES])
+    """End points (3-D) of the pelvic midline: through the symphysis, perpendicular to
+    the teardrop line, long enough to span the landmarks placed so far.
+
+    Needs the two teardrops and the symphysis (and, without ``plane_normal``,
+    at least one more point off their line to fix the image plane).
+    """
+    needed = ("teardrop_right", "teardrop_left", "pubic_symphysis")
+    placed = {name: np.append(np.asarray(p, dtype=float).reshape(-1), [0.0])[:3]
+              for name, p in points.items() if p is not None and np.all(np.isfinite(np.asarray(p, dtype=float)))}
+    absent = [name for name in needed if name not in placed]
+    if absent:
+        raise InputError(f"The midline needs {', '.join(absent)}.")
+    stacked = np.stack(list(placed.values()))
+    if plane_normal is None and len(stacked) < 4:
+        raise InputError("The image plane is not fixed yet; place one more landmark.")
     plane = fit_image_plane(stacked, plane_normal)
-    teardrop = p3["teardrop_left"] - p3["teardrop_right"]
-    teardrop -= plane.normal * np.dot(teardrop, plane.normal)
+    teardrop = placed["teardrop_left"] - placed["teardrop_right"]
+    teardrop = teardrop - plane.normal * np.dot(teardrop, plane.normal)
     if np.linalg.norm(teardrop) < COINCIDENCE_TOLERANCE_MM:
         raise InputError("teardrop_right and teardrop_left coincide, so the midline is undefined; move one of them.")
     direction = _unit(np.cross(plane.normal, _unit(teardrop)))
-    symphysis = p3["pubic_symphysis"]
+    symphysis = placed["pubic_symphysis"]
     reach = (stacked - symphysis) @ direction
-    span = max(reach.max() - reach.min(), 1.0)
+    span = max(float(reach.max() - reach.min()), 1.0)
     return symphysis + direction * (reach.min() - margin * span), symphysis + direction * (reach.max() + margin * span)
