@@ -14,16 +14,12 @@ Inside the Slicer application nothing here is needed: use
 
 from __future__ import annotations
 
-import os
 import tempfile
 import types
 from pathlib import Path
 from typing import Optional
 
-# Off-screen rendering through EGL: no X server is needed for pictures.
-os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-
-import slicer  # noqa: E402
+import slicer
 
 # Slicer module name -> logic class name in the slicer namespace.
 MODULE_LOGICS = {

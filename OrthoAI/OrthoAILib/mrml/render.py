@@ -7,6 +7,7 @@ top, so the PNG shows what a user sees in the application.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import slicer
@@ -28,6 +29,9 @@ def render_slice_view(app: HeadlessSlicer, volume_node, path: str | Path, size: 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     width, height = size
+    # Off-screen through EGL: no X server needed. Only here, never inside the
+    # Slicer application, whose windows must stay as they are.
+    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
     slice_logic = slicer.vtkMRMLSliceLogic()
     slice_logic.SetMRMLApplicationLogic(app.app_logic)

@@ -29,7 +29,8 @@ class PelvisRadiograph:
     image: np.ndarray  # uint16, rows × columns
     geometry: ImageGeometry  # of the single-slice volume (KJI array image[None])
     keypoints_ras: dict[str, np.ndarray]  # RAS mm, in the image plane
-    cup_diameter_mm: float  # true diameter of the drawn cup
+    cup_diameter_mm: float  # true diameter of the cup (the film shows it magnified)
+    magnification: float  # film size / true size, as a source-to-detector geometry gives
 
 
 def _keypoints(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict]:
@@ -57,7 +58,11 @@ def _keypoints(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def make_pelvis_radiograph(seed: int = 0, spacing_mm: float = 0.5,
-                           field_mm: tuple[float, float] = (320.0, 240.0)) -> PelvisRadiograph:
+                           field_mm: tuple[float, float] = (320.0, 240.0),
+                           magnification: float = 1.15) -> PelvisRadiograph:
+    """Shapes are drawn at film scale (mm on the detector); the true anatomy is
+    ``magnification`` times smaller, so calibrating with the true cup diameter
+    recovers true lengths."""
     rng = np.random.default_rng(seed)
     points, cup = _keypoints(rng)
     columns, rows = int(field_mm[0] / spacing_mm), int(field_mm[1] / spacing_mm)
@@ -124,4 +129,5 @@ def make_pelvis_radiograph(seed: int = 0, spacing_mm: float = 0.5,
     origin = (-x0, 0.0, y0)  # RAS of pixel (0, 0)
     geometry = ImageGeometry(spacing=(spacing_mm, spacing_mm, 1.0), origin=origin, directions=CORONAL_DIRECTIONS)
     keypoints_ras = {name: np.array([-xy[0], 0.0, xy[1]]) for name, xy in points.items()}
-    return PelvisRadiograph(pixels, geometry, keypoints_ras, cup_diameter_mm=2 * radius)
+    return PelvisRadiograph(pixels, geometry, keypoints_ras, cup_diameter_mm=2 * radius / magnification,
+                            magnification=magnification)

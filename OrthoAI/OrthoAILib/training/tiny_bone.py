@@ -23,12 +23,6 @@ PATCH = (32, 32, 32)
 HELDOUT_SEED_START = 1000
 
 
-def dice(prediction: np.ndarray, truth: np.ndarray) -> float:
-    intersection = np.logical_and(prediction, truth).sum()
-    total = prediction.sum() + truth.sum()
-    return 1.0 if total == 0 else float(2.0 * intersection / total)
-
-
 def _random_crops(phantoms, rng, batch: int):
     import torch
 
@@ -49,6 +43,7 @@ def _random_crops(phantoms, rng, batch: int):
 def evaluate(module, seeds) -> dict:
     from ..phantoms.bone_ct import make_bone_phantom
     from ..runtime.inference import sliding_window_predict
+    from ..runtime.selfcheck import dice
 
     model_scores, threshold_scores = [], []
     for seed in seeds:

@@ -1,0 +1,244 @@
+"""OrthoAI: CT fracture detection with bone labels (pipeline coming), and the
+shared model runtime (registry, cache, device) that every OrthoAI module uses.
+
+Thin module file: widgets and parameter node only. Logic lives in
+``OrthoAILib`` (core and MRML bridge).
+"""
+
+import logging
+import os
+from typing import Optional
+
+import qt
+import vtk
+
+import slicer
+from slicer.i18n import tr as _
+from slicer.i18n import translate
+from slicer.parameterNodeWrapper import parameterNodeWrapper
+from slicer.ScriptedLoadableModule import (
+    ScriptedLoadableModule,
+    ScriptedLoadableModuleLogic,
+    ScriptedLoadableModuleTest,
+    ScriptedLoadableModuleWidget,
+)
+from slicer.util import VTKObservationMixin
+from slicer import vtkMRMLScalarVolumeNode
+
+
+class OrthoAI(ScriptedLoadableModule):
+    def __init__(self, parent):
+        ScriptedLoadableModule.__init__(self, parent)
+        self.parent.title = _("OrthoAI fractures")
+        self.parent.categories = [translate("qSlicerAbstractCoreModule", "OrthoAI")]
+        self.parent.dependencies = []
+        self.parent.contributors = ["OrthoAI developers"]
+        self.parent.helpText = _(
+            "CT fracture detection with bone labels (coming), and the OrthoAI model runtime: the model registry, "
+            "the model cache, device selection and a runtime check on a generated phantom. "
+            "Research use only; not for clinical use."
+        )
+        self.parent.acknowledgementText = _("OrthoAI, an open-source 3D Slicer extension.")
+
+
+@parameterNodeWrapper
+class OrthoAIParameterNode:
+    inputVolume: vtkMRMLScalarVolumeNode
+    forceCpu: bool = False
+
+
+class OrthoAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+    def __init__(self, parent=None, logic=None) -> None:
+        ScriptedLoadableModuleWidget.__init__(self, parent)
+        VTKObservationMixin.__init__(self)
+        self.logic = logic
+        self._parameterNode = None
+        self._parameterNodeGuiTag = None
+        self._cancel = None
+
+    def setup(self) -> None:
+        ScriptedLoadableModuleWidget.setup(self)
+        uiWidget = slicer.util.loadUI(self.resourcePath("UI/OrthoAI.ui"))
+        self.layout.addWidget(uiWidget)
+        self.ui = slicer.util.childWidgetVariables(uiWidget)
+        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.logic = self.logic or OrthoAILogic()
+
+        self.ui.checkRuntimeButton.connect("clicked(bool)", self.onCheckRuntime)
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
+        self.ui.importModelButton.connect("clicked(bool)", self.onImportModel)
+        self.ui.openCacheButton.connect("clicked(bool)", self.onOpenCache)
+        self.ui.clearCacheButton.connect("clicked(bool)", self.onClearCache)
+        self.ui.cancelButton.enabled = False
+
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
+        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
+        self.initializeParameterNode()
+        self.refreshModelList()
+
+    def cleanup(self) -> None:
+        self.removeObservers()
+
+    def enter(self) -> None:
+        self.initializeParameterNode()
+
+    def exit(self) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+            self._parameterNodeGuiTag = None
+
+    def onSceneStartClose(self, caller, event) -> None:
+        self.setParameterNode(None)
+
+    def onSceneEndClose(self, caller, event) -> None:
+        if self.parent.isEntered:
+            self.initializeParameterNode()
+
+    def initializeParameterNode(self) -> None:
+        self.setParameterNode(self.logic.getParameterNode())
+        if not self._parameterNode.inputVolume:
+            self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+
+    def setParameterNode(self, inputParameterNode: Optional[OrthoAIParameterNode]) -> None:
+        if self._parameterNode:
+            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
+        self._parameterNode = inputParameterNode
+        if self._parameterNode:
+            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+
+    def refreshModelList(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Could not read the model registry."), waitCursor=True):
+            self.ui.modelsText.plainText = "\n".join(self.logic.describeModels())
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.ui.progressBar.value = int(round(100 * fraction))
+        self.ui.progressBar.setFormat(f"{message} %p%")
+        slicer.app.processEvents()  # keeps Cancel clickable while the work runs on this thread
+
+    def onCheckRuntime(self) -> None:
+        from OrthoAILib.runtime.progress import CancelToken
+
+        self._cancel = CancelToken()
+        self.ui.cancelButton.enabled, self.ui.checkRuntimeButton.enabled = True, False
+        try:
+            with slicer.util.tryWithErrorDisplay(_("The model runtime check failed."), waitCursor=True):
+                summary = self.logic.checkRuntime(forceCpu=self._parameterNode.forceCpu,
+                                                  progress=self._progress, cancel=self._cancel)
+                self.ui.statusLabel.text = _("Runtime works: Dice {dice} on {device} in {seconds} s.").format(
+                    dice=summary["dice_bone"], device=summary["device"], seconds=summary["seconds"])
+        finally:
+            self.ui.cancelButton.enabled, self.ui.checkRuntimeButton.enabled = False, True
+            self._cancel = None
+
+    def onCancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.cancel()
+
+    def onImportModel(self) -> None:
+        modelId = self.ui.modelIdLineEdit.text.strip()
+        path = qt.QFileDialog.getOpenFileName(self.parent, _("Model file"), "", "TorchScript (*.pt)")
+        if not path:
+            return
+        with slicer.util.tryWithErrorDisplay(_("Could not import the model file."), waitCursor=True):
+            self.ui.statusLabel.text = _("Imported to {path}").format(path=self.logic.importModel(modelId, path))
+            self.refreshModelList()
+
+    def onOpenCache(self) -> None:
+        path = self.logic.cacheDirectory()
+        os.makedirs(path, exist_ok=True)
+        qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(path)))
+
+    def onClearCache(self) -> None:
+        if slicer.util.confirmOkCancelDisplay(_("Delete every downloaded or imported model file?")):
+            freed = self.logic.clearCache()
+            self.ui.statusLabel.text = _("Freed {mb:.1f} MB.").format(mb=freed / 1e6)
+            self.refreshModelList()
+
+
+class OrthoAILogic(ScriptedLoadableModuleLogic):
+    """Console use::
+
+        logic = slicer.util.getModuleLogic("OrthoAI")
+        print(logic.describeModels())
+        print(logic.checkRuntime())            # tiny model on a phantom: Dice, device, seconds
+    """
+
+    def getParameterNode(self):
+        return OrthoAIParameterNode(super().getParameterNode())
+
+    def _store(self):
+        from OrthoAILib.runtime.store import ModelStore
+
+        return ModelStore()
+
+    def describeModels(self) -> list:
+        store = self._store()
+        lines = []
+        for entry in store.registry.entries():
+            status = store.status(entry.id)
+            lines.append(f"{entry.id} {entry.version} ({entry.task}): {status.state}")
+        return lines
+
+    def cacheDirectory(self):
+        from OrthoAILib.runtime.store import default_cache_dir
+
+        return default_cache_dir()
+
+    def importModel(self, modelId: str, path: str):
+        return self._store().import_file(modelId, path)
+
+    def clearCache(self) -> int:
+        return self._store().clear_cache()
+
+    def checkRuntime(self, forceCpu: bool = False, progress=None, cancel=None, showResult: bool = True) -> dict:
+        """Run the shipped test model on a generated CT phantom; optionally show image and bone segment."""
+        from OrthoAIModuleSupport.dependencies import ensure_dependencies
+
+        ensure_dependencies("OrthoAI", need_torch=True)
+        from OrthoAILib.runtime.selfcheck import run_runtime_check
+
+        check = run_runtime_check(force_cpu=forceCpu, progress=progress, cancel=cancel)
+        if showResult:
+            self.showRuntimeCheck(check)
+        return check.summary()
+
+    def showRuntimeCheck(self, check):
+        from OrthoAILib.mrml.hierarchy import place_with_input
+        from OrthoAILib.mrml.segmentations import SegmentSpec, segmentation_from_labelmap
+        from OrthoAILib.mrml.volumes import volume_from_array
+
+        volume = volume_from_array(check.image_hu, check.geometry, "OrthoAI runtime check phantom")
+        segmentation = segmentation_from_labelmap(check.bone_prediction, check.geometry,
+                                                  [SegmentSpec(1, "bone", (0.95, 0.84, 0.57))],
+                                                  "OrthoAI runtime check bone", reference_volume=volume)
+        place_with_input(segmentation, volume)
+        return volume, segmentation
+
+
+class OrthoAITest(ScriptedLoadableModuleTest):
+    def setUp(self):
+        slicer.mrmlScene.Clear()
+
+    def runTest(self):
+        self.setUp()
+        self.test_registry_lists_shipped_model()
+        self.setUp()
+        self.test_runtime_check_segments_phantom()
+
+    def test_registry_lists_shipped_model(self):
+        lines = OrthoAILogic().describeModels()
+        self.assertTrue(any(line.startswith("phantom-bone-seg-tiny") and "ready" in line for line in lines), lines)
+
+    def test_runtime_check_segments_phantom(self):
+        try:
+            import torch  # noqa: F401  (the PyTorch extension provides it)
+        except ImportError:
+            self.skipTest("PyTorch is not installed in this Slicer (install the PyTorch extension)")
+        self.delayDisplay("Model runtime on a phantom")
+        fractions = []
+        summary = OrthoAILogic().checkRuntime(progress=lambda f, m: fractions.append(f))
+        self.assertGreater(summary["dice_bone"], 0.9)
+        self.assertAlmostEqual(fractions[-1], 1.0)
+        segmentation = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLSegmentationNode")
+        self.assertEqual(segmentation.GetSegmentation().GetNthSegment(0).GetName(), "bone")
+        self.delayDisplay("Test passed")

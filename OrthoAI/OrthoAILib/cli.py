@@ -1,0 +1,117 @@
+"""The ``orthoai`` command.
+
+    orthoai demo [--out DIR]
+    orthoai hip-measure POINTS.mrk.json [--cup-diameter MM] [--json]
+    orthoai models list | verify [ID] | check | import ID FILE | cache-dir | clear-cache
+
+Errors in the input print one line naming the problem and exit with status 1;
+wrong usage exits with status 2. Input files are only read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+from .errors import OrthoAIError
+
+
+def _hip_measure(args) -> int:
+    from .hip.measures import MEASURE_SPECS, compute_hip_measures
+    from .markups_json import read_markups_points
+
+    points = read_markups_points(args.points)
+    measures = compute_hip_measures(points, args.cup_diameter)
+    if args.json:
+        print(json.dumps(measures.to_json_dict()))
+    else:
+        calibration = (f"lengths calibrated to a {args.cup_diameter:g} mm cup" if measures.calibrated
+                       else "lengths uncalibrated: give --cup-diameter to correct radiographic magnification")
+        print(f"Hip measures from {args.points} ({calibration})")
+        flags = measures.flags()
+        for spec in MEASURE_SPECS:
+            print(f"  {spec.label:<36} {measures.value(spec.key):8.2f} {spec.unit:<4} "
+                  f"{flags[spec.key]:<12} normal: {spec.normal_range_text}")
+    for warning in measures.warnings:
+        print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _demo(args) -> int:
+    from .demo import run_hip_demo
+
+    report = run_hip_demo(args.out, seed=args.seed, calibrate=not args.no_calibration)
+    print(json.dumps({"measures": report["measures"], "files": report["files"]}, indent=2))
+    return 0
+
+
+def _models(args) -> int:
+    from .runtime.registry import ModelRegistry
+    from .runtime.store import ModelStore
+
+    store = ModelStore(ModelRegistry.load(args.registry) if args.registry else None)
+    if args.action == "list":
+        for entry in store.registry.entries():
+            status = store.status(entry.id)
+            print(f"{entry.id}  {entry.version}  {entry.task}  {status.state}  {status.path or ''}")
+    elif args.action == "verify":
+        ids = [args.id] if args.id else store.registry.ids()
+        for model_id in ids:
+            print(f"{model_id}: verified {store.locate(model_id, download=False)}")
+    elif args.action == "import":
+        if not args.id or not args.file:
+            raise OrthoAIError("usage: orthoai models import ID FILE")
+        print(f"Imported {args.file} as {args.id}: {store.import_file(args.id, args.file)}")
+    elif args.action == "check":
+        from .runtime.selfcheck import run_runtime_check
+
+        print(json.dumps(run_runtime_check(store, force_cpu=args.cpu).summary()))
+    elif args.action == "cache-dir":
+        print(store.cache_dir)
+    elif args.action == "clear-cache":
+        print(f"Freed {store.clear_cache()} bytes from {store.cache_dir}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="orthoai", description="OrthoAI imaging pipelines outside Slicer.")
+    parser.add_argument("--version", action="version", version=f"orthoai {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    demo = commands.add_parser("demo", help="hip measures on a synthetic AP pelvis: scene bundle, picture, report")
+    demo.add_argument("--out", type=Path, default=Path("out/demo"), help="output folder (default: out/demo)")
+    demo.add_argument("--seed", type=int, default=0, help="which synthetic radiograph (default: 0)")
+    demo.add_argument("--no-calibration", action="store_true", help="leave lengths uncalibrated")
+    demo.set_defaults(run=_demo)
+
+    hip = commands.add_parser("hip-measure", help="hip arthroplasty measures from a Slicer markups file")
+    hip.add_argument("points", type=Path, help="markups JSON (.mrk.json, LPS or RAS) with the nine named landmarks")
+    hip.add_argument("--cup-diameter", type=float, metavar="MM", help="true cup diameter, to calibrate lengths")
+    hip.add_argument("--json", action="store_true", help="print one JSON object: the measures, flags, calibrated")
+    hip.set_defaults(run=_hip_measure)
+
+    models = commands.add_parser("models", help="the model registry and cache")
+    models.add_argument("action", choices=["list", "verify", "check", "import", "cache-dir", "clear-cache"],
+                        help="check: run the shipped test model on a phantom and report its Dice")
+    models.add_argument("id", nargs="?", help="model id (verify, import)")
+    models.add_argument("file", nargs="?", type=Path, help="model file to import")
+    models.add_argument("--registry", type=Path, help="a Models.json of your own (default: the shipped one)")
+    models.add_argument("--cpu", action="store_true", help="force the CPU even when CUDA is available")
+    models.set_defaults(run=_models)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except OrthoAIError as error:
+        print(f"orthoai: error: {error}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
