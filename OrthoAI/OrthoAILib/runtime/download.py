@@ -7,6 +7,7 @@ The target appears, by an atomic rename, only once its checksum matches.
 
 from __future__ import annotations
 
+import http.client
 import os
 import urllib.error
 import urllib.request
@@ -50,12 +51,14 @@ def download_file(url: str, target: str | Path, sha256: str, *,
                     received += len(chunk)
                     if total:
                         report(progress, received / total, f"Downloading {target.name}")
+            if total is not None and received < total:  # the server closed the connection early
+                raise ConnectionError(f"connection closed after {received} of {total} bytes")
     except urllib.error.HTTPError as error:
         if error.code == 416:  # range not satisfiable: the partial file is already complete or bogus
             pass
         else:
             raise DownloadError(f"Download of {url} failed: HTTP {error.code} {error.reason}. Check the URL in the registry.") from None
-    except (urllib.error.URLError, OSError, TimeoutError) as error:
+    except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException) as error:
         raise DownloadError(
             f"Download of {url} was interrupted ({error}); run it again to resume from {partial.stat().st_size if partial.exists() else 0} bytes."
         ) from None
