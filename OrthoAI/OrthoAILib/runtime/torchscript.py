@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
@@ -32,7 +33,11 @@ def load_torchscript_file(path: str | Path, device) -> Any:
     with _lock:
         if key not in _cache:
             try:
-                module = torch.jit.load(str(path), map_location=device)
+                with warnings.catch_warnings():
+                    # TorchScript is the format Slicer extensions share (and the registry's);
+                    # recent torch marks torch.jit as deprecated in favour of torch.export.
+                    warnings.simplefilter("ignore", DeprecationWarning)
+                    module = torch.jit.load(str(path), map_location=device)
             except RuntimeError as error:
                 raise ModelError(f"{path} is not a loadable TorchScript file: {str(error).splitlines()[0]}") from None
             module.eval()
