@@ -4,30 +4,38 @@
         node = scene.AddNewNodeByClass(...)
         ...  # an exception here removes ``node`` and its display/storage nodes
 
-Nodes that existed before are not touched by the rollback, so callers must
-not modify input nodes in place (the bridge never does).
+Added nodes are recorded through the scene's NodeAddedEvent, so entering a
+transaction costs nothing on hot paths (live updates run inside one on every
+drag). Nodes that existed before are not touched by the rollback, so callers
+must not modify input nodes in place (the bridge never does).
 """
 
 from __future__ import annotations
 
-
-def _node_ids(scene) -> set[str]:
-    return {scene.GetNthNode(index).GetID() for index in range(scene.GetNumberOfNodes())}
+import vtk
 
 
 class SceneTransaction:
     def __init__(self, scene) -> None:
         self.scene = scene
-        self._before: set[str] = set()
+        self._added: list = []
+        self._tag = None
+
+    def _on_node_added(self, caller, event, node) -> None:
+        self._added.append(node)
+
+    _on_node_added.CallDataType = vtk.VTK_OBJECT
 
     def __enter__(self) -> "SceneTransaction":
-        self._before = _node_ids(self.scene)
+        self._added = []
+        self._tag = self.scene.AddObserver(self.scene.NodeAddedEvent, self._on_node_added)
         return self
 
     def __exit__(self, exc_type, exc, traceback) -> bool:
+        self.scene.RemoveObserver(self._tag)
         if exc_type is not None:
-            for node_id in _node_ids(self.scene) - self._before:
-                node = self.scene.GetNodeByID(node_id)
-                if node is not None:
+            for node in reversed(self._added):
+                if self.scene.IsNodePresent(node):
                     self.scene.RemoveNode(node)
+        self._added = []
         return False

@@ -1,0 +1,132 @@
+"""The Slicer extension as Slicer builds it, and the layer rule, checked from the files.
+
+The Slicer application cannot run here; these checks catch what would break
+its build or its self-tests: a library file missing from CMake, a widget the
+code uses but the .ui lacks, a third-party import at a module file's top level.
+"""
+
+import ast
+import json
+import re
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+import pytest
+
+from ..conftest import REPO_ROOT
+
+MODULES = ("OrthoAI", "KneeCartilage", "HipTHA")
+LIBRARY = REPO_ROOT / "OrthoAI" / "OrthoAILib"
+MODULE_FILE_TOP_LEVEL_IMPORTS = {"logging", "os", "typing", "qt", "ctk", "vtk", "slicer"}
+
+
+def cmake_list(text: str, variable: str) -> list[str]:
+    match = re.search(rf"set\({variable}\s+(.*?)\)", text, re.S)
+    assert match, variable
+    return match.group(1).split()
+
+
+def test_top_level_layout():
+    for name in ("CMakeLists.txt", "README.md", "pyproject.toml", "Makefile", "LICENSE", ".gitignore",
+                 ".ci/run", "OrthoAI.json", "Resources/Models/Models.json", "Testing", *MODULES):
+        assert (REPO_ROOT / name).exists(), name
+
+
+def test_extension_cmake_and_catalog_entry_agree():
+    text = (REPO_ROOT / "CMakeLists.txt").read_text()
+    depends = re.search(r"set\(EXTENSION_DEPENDS ([^)]*)\)", text).group(1).split("#")[0].split()
+    catalog = json.loads((REPO_ROOT / "OrthoAI.json").read_text())
+    assert depends == catalog["build_dependencies"] == ["PyTorch"]
+    assert [m for m in MODULES if f"add_subdirectory({m})" in text] == list(MODULES)
+    assert "find_package(Slicer REQUIRED)" in text and "Slicer_EXTENSION_CPACK" in text
+    assert catalog["category"] in text and catalog["scm_url"].startswith("https://")
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_cmake_lists_existing_files_and_registers_tests(module):
+    folder = REPO_ROOT / module
+    text = (folder / "CMakeLists.txt").read_text()
+    assert f"set(MODULE_NAME {module})" in text
+    assert "WITH_GENERIC_TESTS" in text and "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in text
+    for variable in ("MODULE_PYTHON_SCRIPTS", "MODULE_PYTHON_RESOURCES"):
+        for entry in cmake_list(text, variable):
+            assert (folder / entry.replace("${MODULE_NAME}", module)).is_file(), entry
+
+
+def test_orthoai_cmake_ships_the_whole_library_and_models():
+    text = (REPO_ROOT / "OrthoAI" / "CMakeLists.txt").read_text()
+    listed = set(cmake_list(text, "MODULE_PYTHON_SCRIPTS"))
+    for package in ("OrthoAILib", "OrthoAIModuleSupport"):
+        for path in (REPO_ROOT / "OrthoAI" / package).rglob("*.py"):
+            assert str(path.relative_to(REPO_ROOT / "OrthoAI")) in listed, path
+    shipped = {p.name for p in (REPO_ROOT / "Resources" / "Models").iterdir() if p.suffix in (".json", ".pt")}
+    installed = {Path(entry).name for entry in cmake_list(text, "ORTHOAI_MODEL_FILES")}
+    assert installed == shipped
+    assert "Resources/requirements.txt" in cmake_list(text, "MODULE_PYTHON_RESOURCES")
+
+
+def _module_tree(module: str) -> ast.Module:
+    return ast.parse((REPO_ROOT / module / f"{module}.py").read_text())
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_module_file_follows_slicer_conventions(module):
+    tree = _module_tree(module)
+    classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
+    for suffix in ("", "Widget", "Logic", "Test"):
+        assert f"{module}{suffix}" in classes, f"{module}{suffix}"
+    wrapped = [c for c in classes.values() if any(getattr(d, "id", "") == "parameterNodeWrapper" for d in c.decorator_list)]
+    assert len(wrapped) == 1
+    source = (REPO_ROOT / module / f"{module}.py").read_text()
+    assert "tryWithErrorDisplay" in source and "def runTest" in source
+    for node in tree.body:  # torch, MONAI, numpy... only inside functions
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            names = [alias.name for alias in node.names] if isinstance(node, ast.Import) else [node.module]
+            for name in names:
+                assert name.split(".")[0] in MODULE_FILE_TOP_LEVEL_IMPORTS, f"{module}.py imports {name} at file scope"
+
+
+@pytest.mark.parametrize("module", MODULES)
+def test_ui_has_every_widget_the_code_uses_and_binds_parameters(module):
+    ui = ElementTree.parse(REPO_ROOT / module / "Resources" / "UI" / f"{module}.ui")
+    widgets = {w.get("name") for w in ui.iter("widget")}
+    source = (REPO_ROOT / module / f"{module}.py").read_text()
+    used = set(re.findall(r"self\.ui\.(\w+)", source))
+    assert used <= widgets, used - widgets
+    tree = _module_tree(module)
+    parameter_class = next(c for c in tree.body if isinstance(c, ast.ClassDef) and c.name.endswith("ParameterNode"))
+    fields = {n.target.id for n in parameter_class.body if isinstance(n, ast.AnnAssign)}
+    bound = {p.find("string").text for p in ui.iter("property") if p.get("name") == "SlicerParameterName"}
+    assert bound <= fields and bound, (bound, fields)
+
+
+def test_requirements_never_replace_what_slicer_ships():
+    lines = [l.split("#")[0].strip() for l in (REPO_ROOT / "OrthoAI" / "Resources" / "requirements.txt").read_text().splitlines()]
+    names = {re.split(r"[<>=!~ ]", l)[0].lower() for l in lines if l}
+    assert names and not names & {"numpy", "simpleitk", "torch", "scipy", "requests"}
+
+
+def _imports(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.add(node.module.split(".")[0])
+            if node.module == "slicer" or node.module.startswith("slicer."):
+                found |= {f"slicer.{alias.name}" for alias in node.names}
+    return found
+
+
+def test_layers_hold():
+    for path in LIBRARY.rglob("*.py"):
+        imported = _imports(path)
+        assert not imported & {"qt", "ctk", "slicer.ScriptedLoadableModule", "slicer.parameterNodeWrapper"}, path
+        if "mrml" not in path.relative_to(LIBRARY).parts:
+            assert not imported & {"slicer", "vtk", "vtkmodules"}, f"core file {path} touches slicer/vtk"
+
+
+def test_ci_runs_the_readme_test_command():
+    readme = (REPO_ROOT / "README.md").read_text()
+    assert "make test" in readme and "make demo" in readme
+    assert (REPO_ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == "make test"
