@@ -212,10 +212,7 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
         redSliceWidget.sliceLogic().FitSliceToAll()
 
     def loadDemoRadiograph(self, seed: int = 0):
-        """A synthetic AP pelvis radiograph and its nine true keypoints (no download needed)."""
-        from OrthoAIModuleSupport.dependencies import ensure_dependencies
-
-        ensure_dependencies("HipTHA", need_torch=False)
+        """A synthetic AP pelvis radiograph and its nine true keypoints (numpy only, no download)."""
         from OrthoAILib.mrml.markups import fiducials_from_points
         from OrthoAILib.mrml.volumes import volume_from_array
         from OrthoAILib.phantoms.pelvis_xray import make_pelvis_radiograph

@@ -230,10 +230,11 @@ class OrthoAITest(ScriptedLoadableModuleTest):
         self.assertTrue(any(line.startswith("phantom-bone-seg-tiny") and "ready" in line for line in lines), lines)
 
     def test_runtime_check_segments_phantom(self):
-        try:
-            import torch  # noqa: F401  (the PyTorch extension provides it)
-        except ImportError:
-            self.skipTest("PyTorch is not installed in this Slicer (install the PyTorch extension)")
+        import importlib.util
+
+        for package, source in (("torch", "the PyTorch extension"), ("monai", "OrthoAI/Resources/requirements.txt")):
+            if importlib.util.find_spec(package) is None:
+                self.skipTest(f"{package} is not installed in this Slicer (install it from {source})")
         self.delayDisplay("Model runtime on a phantom")
         fractions = []
         summary = OrthoAILogic().checkRuntime(progress=lambda f, m: fractions.append(f))

@@ -14,9 +14,9 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from skimage.draw import disk, ellipse, polygon
 
 from ..geometry import ImageGeometry
+from .raster import disk_mask, ellipse_mask, polygon_mask
 
 # Coronal image, radiological orientation. Columns of this matrix are the RAS
 # directions of I (columns: towards the patient's left, RAS -x), J (rows:
@@ -65,7 +65,7 @@ def make_pelvis_radiograph(seed: int = 0, spacing_mm: float = 0.5,
     recovers true lengths."""
     rng = np.random.default_rng(seed)
     points, cup = _keypoints(rng)
-    columns, rows = int(field_mm[0] / spacing_mm), int(field_mm[1] / spacing_mm)
+    columns_count, rows_count = int(field_mm[0] / spacing_mm), int(field_mm[1] / spacing_mm)
     x0, y0 = -field_mm[0] / 2.0, 110.0  # patient-frame position of pixel (0, 0)
 
     def px(xy):  # patient frame (mm) -> (row, column)
@@ -74,52 +74,53 @@ def make_pelvis_radiograph(seed: int = 0, spacing_mm: float = 0.5,
     def radii(ry_mm, rx_mm):
         return ry_mm / spacing_mm, rx_mm / spacing_mm
 
-    shape = (rows, columns)
+    shape = (rows_count, columns_count)
     image = np.full(shape, 0.25, dtype=np.float32)
-    image += np.linspace(0.0, 0.08, rows, dtype=np.float32)[:, None]  # thicker tissue lower down
+    image += np.linspace(0.0, 0.08, rows_count, dtype=np.float32)[:, None]  # thicker tissue lower down
 
-    def paint(mask_rows, mask_columns, value, add=True):
+    def paint(mask, value, add=True):
         if add:
-            image[mask_rows, mask_columns] += value
+            image[mask] += value
         else:
-            image[mask_rows, mask_columns] = value
+            image[mask] = value
+
+    def ellipse(centre_rc, radius_rows, radius_columns, rotation=0.0):
+        return ellipse_mask(shape, centre_rc, (radius_rows, radius_columns), rotation)
+
+    def polygon(points_mm):
+        return polygon_mask(shape, [px(p) for p in points_mm])
 
     for side in (-1, 1):
         # iliac wing, pelvic ring half, obturator foramen, ischial tuberosity, femur
-        paint(*ellipse(*px((side * 85, 60)), *radii(55, 45), shape=shape, rotation=side * 0.35), 0.22)
-        paint(*ellipse(*px((side * 45, -15)), *radii(40, 50), shape=shape), 0.12)
-        paint(*ellipse(*px((side * 32, -32)), *radii(14, 20), shape=shape, rotation=side * 0.4), -0.16)
-        paint(*ellipse(*px(points["ischium_right" if side < 0 else "ischium_left"] + [0, 6]),
-                       *radii(8, 12), shape=shape), 0.18)
+        paint(ellipse(px((side * 85, 60)), *radii(55, 45), rotation=side * 0.35), 0.22)
+        paint(ellipse(px((side * 45, -15)), *radii(40, 50)), 0.12)
+        paint(ellipse(px((side * 32, -32)), *radii(14, 20), rotation=side * 0.4), -0.16)
+        paint(ellipse(px(points["ischium_right" if side < 0 else "ischium_left"] + [0, 6]), *radii(8, 12)), 0.18)
         shaft_top = np.array([side * 115.0, -15.0])
         shaft = [shaft_top + [-14, 0], shaft_top + [14, 0], shaft_top + [side * 8 + 12, -110], shaft_top + [side * 8 - 12, -110]]
-        paint(*polygon(*zip(*[px(p) for p in shaft]), shape=shape), 0.2)
+        paint(polygon(shaft), 0.2)
         # teardrop: a U-shaped dense line
         tip = points["teardrop_right" if side < 0 else "teardrop_left"]
-        paint(*ellipse(*px(tip + [0, 9]), *radii(10, 4), shape=shape), 0.15)
-        paint(*ellipse(*px(tip + [0, 10]), *radii(8, 2.5), shape=shape), -0.12)
+        paint(ellipse(px(tip + [0, 9]), *radii(10, 4)), 0.15)
+        paint(ellipse(px(tip + [0, 10]), *radii(8, 2.5)), -0.12)
 
     # native left femoral head, and the sacrum between the wings
-    paint(*disk(px(points["contralateral_center"]), 24 / spacing_mm, shape=shape), 0.16)
-    paint(*ellipse(*px((0, 45)), *radii(40, 28), shape=shape), 0.1)
-    paint(*ellipse(*px(points["pubic_symphysis"] + [0, -6]), *radii(8, 18), shape=shape), 0.1)
+    paint(disk_mask(shape, px(points["contralateral_center"]), 24 / spacing_mm), 0.16)
+    paint(ellipse(px((0, 45)), *radii(40, 28)), 0.1)
+    paint(ellipse(px(points["pubic_symphysis"] + [0, -6]), *radii(8, 18)), 0.1)
 
     # right prosthesis: stem, head, and the metal cup (a half disk opening along b–j)
     centre, radius = cup["centre"], cup["radius"]
     stem_top = np.array([-112.0, -20.0])
     stem = [centre, stem_top + [6, 0], stem_top + [-2, -100], stem_top + [-10, -100], stem_top + [-12, 0]]
-    paint(*polygon(*zip(*[px(p) for p in stem]), shape=shape), 0.95, add=False)
-    head_rows, head_columns = disk(px(centre), 14 / spacing_mm, shape=shape)
-    paint(head_rows, head_columns, 1.0, add=False)
-    cup_rows, cup_columns = disk(px(centre), radius / spacing_mm, shape=shape)
-    inner = (cup_rows - px(centre)[0]) ** 2 + (cup_columns - px(centre)[1]) ** 2 < ((radius - 4) / spacing_mm) ** 2
-    # keep the dome side of the diameter b–j: positive along its normal that points up
+    paint(polygon(stem), 0.95, add=False)
+    paint(disk_mask(shape, px(centre), 14 / spacing_mm), 1.0, add=False)
+    # the metal cup: a shell on the dome side of the diameter b–j (along its upward normal)
+    rows, columns = np.mgrid[:rows_count, :columns_count]
     normal = np.array([math.sin(cup["abduction"]), math.cos(cup["abduction"])])
-    offsets_x = (cup_columns * spacing_mm + x0) - centre[0]
-    offsets_y = (y0 - cup_rows * spacing_mm) - centre[1]
-    dome = offsets_x * normal[0] + offsets_y * normal[1] >= 0
-    shell = dome & ~inner
-    image[cup_rows[shell], cup_columns[shell]] = 1.0
+    dome = ((columns * spacing_mm + x0) - centre[0]) * normal[0] + ((y0 - rows * spacing_mm) - centre[1]) * normal[1] >= 0
+    shell = disk_mask(shape, px(centre), radius / spacing_mm) & ~disk_mask(shape, px(centre), (radius - 4) / spacing_mm)
+    image[shell & dome] = 1.0
 
     image += rng.normal(0.0, 0.02, size=shape).astype(np.float32)
     image = np.clip(image, 0.0, 1.0)
