@@ -5,23 +5,23 @@ Thin module file: widgets and parameter node only. The measures live in
 ``OrthoAILib.mrml.hip_link`` (bridge).
 """
 
-import logging
 from typing import Annotated, Optional
 
-import vtk
+import os
+import sys
 
 import slicer
 from slicer.i18n import tr as _
 from slicer.i18n import translate
 from slicer.parameterNodeWrapper import WithinRange, parameterNodeWrapper
-from slicer.ScriptedLoadableModule import (
-    ScriptedLoadableModule,
-    ScriptedLoadableModuleLogic,
-    ScriptedLoadableModuleTest,
-    ScriptedLoadableModuleWidget,
-)
-from slicer.util import VTKObservationMixin
+from slicer.ScriptedLoadableModule import ScriptedLoadableModule, ScriptedLoadableModuleLogic, ScriptedLoadableModuleTest
 from slicer import vtkMRMLMarkupsFiducialNode, vtkMRMLScalarVolumeNode, vtkMRMLTableNode
+
+try:
+    from OrthoAIModuleSupport.widget import ParameterNodeWidget
+except ModuleNotFoundError:  # run from the source tree: the shared code sits beside, in OrthoAI/
+    sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "OrthoAI"))
+    from OrthoAIModuleSupport.widget import ParameterNodeWidget
 
 
 class HipTHA(ScriptedLoadableModule):
@@ -29,7 +29,7 @@ class HipTHA(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("Hip THA measures")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "OrthoAI")]
-        self.parent.dependencies = ["Markups", "Tables"]
+        self.parent.dependencies = ["OrthoAI", "Markups", "Tables"]  # OrthoAI loads the shared library first
         self.parent.contributors = ["OrthoAI developers"]
         self.parent.helpText = _(
             "Cup abduction angle, bone coverage and rotation-centre offsets from nine keypoints on an AP pelvis "
@@ -48,68 +48,29 @@ class HipTHAParameterNode:
     cupDiameterMm: Annotated[float, WithinRange(0.0, 80.0)] = 0.0  # 0: not given, lengths uncalibrated
 
 
-class HipTHAWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
-    def __init__(self, parent=None, logic=None) -> None:
-        ScriptedLoadableModuleWidget.__init__(self, parent)
-        VTKObservationMixin.__init__(self)
-        self.logic = logic
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
+class HipTHAWidget(ParameterNodeWidget):
+    def createLogic(self):
+        return HipTHALogic()
 
-    def setup(self) -> None:
-        ScriptedLoadableModuleWidget.setup(self)
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/HipTHA.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-        self.logic = self.logic or HipTHALogic()
-
+    def setupConnections(self) -> None:
         self.ui.createLandmarksButton.connect("clicked(bool)", self.onCreateLandmarks)
         self.ui.loadDemoButton.connect("clicked(bool)", self.onLoadDemo)
         self.ui.applyButton.connect("clicked(bool)", self.onApply)
         self.ui.cupDiameterSpinBox.connect("valueChanged(double)", self.onCupDiameterChanged)
 
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-        self.initializeParameterNode()
-
     def cleanup(self) -> None:
-        self.removeObservers()
+        ParameterNodeWidget.cleanup(self)
         self.logic.stopFollowing()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
 
     def onSceneStartClose(self, caller, event) -> None:
         self.logic.stopFollowing()
-        self.setParameterNode(None)
+        ParameterNodeWidget.onSceneStartClose(self, caller, event)
 
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
+    def setDefaultParameters(self, parameterNode) -> None:
+        if not parameterNode.inputVolume:
+            parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
 
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-        if not self._parameterNode.inputVolume:
-            self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
-
-    def setParameterNode(self, inputParameterNode: Optional[HipTHAParameterNode]) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self._checkCanApply)
-            self._checkCanApply()
-
-    def _checkCanApply(self, caller=None, event=None) -> None:
+    def onParameterNodeModified(self, caller=None, event=None) -> None:
         landmarks = self._parameterNode.landmarks if self._parameterNode else None
         self.ui.applyButton.enabled = landmarks is not None
         self.ui.landmarksWidget.setCurrentNode(landmarks)

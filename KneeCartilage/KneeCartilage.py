@@ -5,23 +5,21 @@ labelmap (1 femoral, 2 tibial, 3 patellar) into a segmentation with named,
 coloured segments, which the coming pipeline will use for its output.
 """
 
-import logging
-from typing import Optional
-
-import vtk
+import os
+import sys
 
 import slicer
 from slicer.i18n import tr as _
 from slicer.i18n import translate
 from slicer.parameterNodeWrapper import parameterNodeWrapper
-from slicer.ScriptedLoadableModule import (
-    ScriptedLoadableModule,
-    ScriptedLoadableModuleLogic,
-    ScriptedLoadableModuleTest,
-    ScriptedLoadableModuleWidget,
-)
-from slicer.util import VTKObservationMixin
+from slicer.ScriptedLoadableModule import ScriptedLoadableModule, ScriptedLoadableModuleLogic, ScriptedLoadableModuleTest
 from slicer import vtkMRMLLabelMapVolumeNode, vtkMRMLScalarVolumeNode
+
+try:
+    from OrthoAIModuleSupport.widget import ParameterNodeWidget
+except ModuleNotFoundError:  # run from the source tree: the shared code sits beside, in OrthoAI/
+    sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "OrthoAI"))
+    from OrthoAIModuleSupport.widget import ParameterNodeWidget
 
 CARTILAGE_SEGMENTS = (
     (1, "femoral cartilage", (0.36, 0.69, 0.91)),
@@ -35,7 +33,7 @@ class KneeCartilage(ScriptedLoadableModule):
         ScriptedLoadableModule.__init__(self, parent)
         self.parent.title = _("Knee cartilage")
         self.parent.categories = [translate("qSlicerAbstractCoreModule", "OrthoAI")]
-        self.parent.dependencies = []
+        self.parent.dependencies = ["OrthoAI", "Segmentations"]  # OrthoAI loads the shared library first
         self.parent.contributors = ["OrthoAI developers"]
         self.parent.helpText = _(
             "Knee MR cartilage segmentation (femoral, tibial, patellar) with volume and thickness biomarkers: "
@@ -51,53 +49,15 @@ class KneeCartilageParameterNode:
     cartilageLabelmap: vtkMRMLLabelMapVolumeNode
 
 
-class KneeCartilageWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
-    def __init__(self, parent=None, logic=None) -> None:
-        ScriptedLoadableModuleWidget.__init__(self, parent)
-        VTKObservationMixin.__init__(self)
-        self.logic = logic
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
+class KneeCartilageWidget(ParameterNodeWidget):
+    def createLogic(self):
+        return KneeCartilageLogic()
 
-    def setup(self) -> None:
-        ScriptedLoadableModuleWidget.setup(self)
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/KneeCartilage.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-        self.logic = self.logic or KneeCartilageLogic()
+    def setupConnections(self) -> None:
         self.ui.importButton.connect("clicked(bool)", self.onImportLabelmap)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-        self.initializeParameterNode()
 
-    def cleanup(self) -> None:
-        self.removeObservers()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-
-    def setParameterNode(self, inputParameterNode: Optional[KneeCartilageParameterNode]) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+    def onParameterNodeModified(self, caller=None, event=None) -> None:
+        self.ui.importButton.enabled = bool(self._parameterNode and self._parameterNode.cartilageLabelmap)
 
     def onImportLabelmap(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Could not import the cartilage labelmap."), waitCursor=True):

@@ -5,25 +5,18 @@ Thin module file: widgets and parameter node only. Logic lives in
 ``OrthoAILib`` (core and MRML bridge).
 """
 
-import logging
 import os
-from typing import Optional
 
 import qt
-import vtk
 
 import slicer
 from slicer.i18n import tr as _
 from slicer.i18n import translate
 from slicer.parameterNodeWrapper import parameterNodeWrapper
-from slicer.ScriptedLoadableModule import (
-    ScriptedLoadableModule,
-    ScriptedLoadableModuleLogic,
-    ScriptedLoadableModuleTest,
-    ScriptedLoadableModuleWidget,
-)
-from slicer.util import VTKObservationMixin
+from slicer.ScriptedLoadableModule import ScriptedLoadableModule, ScriptedLoadableModuleLogic, ScriptedLoadableModuleTest
 from slicer import vtkMRMLScalarVolumeNode
+
+from OrthoAIModuleSupport.widget import ParameterNodeWidget
 
 
 class OrthoAI(ScriptedLoadableModule):
@@ -47,64 +40,26 @@ class OrthoAIParameterNode:
     forceCpu: bool = False
 
 
-class OrthoAIWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
+class OrthoAIWidget(ParameterNodeWidget):
     def __init__(self, parent=None, logic=None) -> None:
-        ScriptedLoadableModuleWidget.__init__(self, parent)
-        VTKObservationMixin.__init__(self)
-        self.logic = logic
-        self._parameterNode = None
-        self._parameterNodeGuiTag = None
+        ParameterNodeWidget.__init__(self, parent, logic)
         self._cancel = None
 
-    def setup(self) -> None:
-        ScriptedLoadableModuleWidget.setup(self)
-        uiWidget = slicer.util.loadUI(self.resourcePath("UI/OrthoAI.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
-        self.logic = self.logic or OrthoAILogic()
+    def createLogic(self):
+        return OrthoAILogic()
 
+    def setupConnections(self) -> None:
         self.ui.checkRuntimeButton.connect("clicked(bool)", self.onCheckRuntime)
         self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
         self.ui.importModelButton.connect("clicked(bool)", self.onImportModel)
         self.ui.openCacheButton.connect("clicked(bool)", self.onOpenCache)
         self.ui.clearCacheButton.connect("clicked(bool)", self.onClearCache)
         self.ui.cancelButton.enabled = False
-
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
-        self.addObserver(slicer.mrmlScene, slicer.mrmlScene.EndCloseEvent, self.onSceneEndClose)
-        self.initializeParameterNode()
         self.refreshModelList()
 
-    def cleanup(self) -> None:
-        self.removeObservers()
-
-    def enter(self) -> None:
-        self.initializeParameterNode()
-
-    def exit(self) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-
-    def onSceneStartClose(self, caller, event) -> None:
-        self.setParameterNode(None)
-
-    def onSceneEndClose(self, caller, event) -> None:
-        if self.parent.isEntered:
-            self.initializeParameterNode()
-
-    def initializeParameterNode(self) -> None:
-        self.setParameterNode(self.logic.getParameterNode())
-        if not self._parameterNode.inputVolume:
-            self._parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
-
-    def setParameterNode(self, inputParameterNode: Optional[OrthoAIParameterNode]) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-        self._parameterNode = inputParameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
+    def setDefaultParameters(self, parameterNode) -> None:
+        if not parameterNode.inputVolume:
+            parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
 
     def refreshModelList(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Could not read the model registry."), waitCursor=True):
