@@ -1,0 +1,211 @@
+"""Reading radiographs (DICOM DX/CR, NRRD, NIfTI, MHA, PNG, JPEG) and writing DICOM.
+
+Only pixel data and pixel spacing go further: nothing that identifies a
+patient is read into the result, so nothing downstream can write it out.
+
+Pixel spacing, in order of preference:
+
+1. what the user gives (``spacing_mm``) — required for PNG/JPEG;
+2. DICOM ``PixelSpacing`` (calibrated to the patient plane);
+3. DICOM ``ImagerPixelSpacing`` divided by ``EstimatedRadiographicMagnificationFactor``
+   (detector plane corrected to the patient plane), or undivided when the
+   factor is absent (then lengths include the magnification);
+4. the spacing in an NRRD/NIfTI/MHA header.
+
+``MONOCHROME1`` images are inverted so that dense is bright, and a DICOM
+whose ``PatientOrientation`` says its columns run towards the patient's right
+is mirrored into radiological orientation.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from .errors import InputError
+
+DICOM_SUFFIXES = {".dcm", ".dicom", ""}
+ITK_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
+BITMAP_SUFFIXES = (".png", ".jpg", ".jpeg")
+SUPPORTED = "DICOM (.dcm), NRRD, NIfTI, MHA, PNG or JPEG"
+
+
+@dataclass(frozen=True)
+class Radiograph:
+    pixels: np.ndarray  # float32, rows × columns, dense is bright, radiological orientation
+    spacing_mm: tuple[float, float]  # (row, column) spacing
+    spacing_source: str
+    magnification_corrected: bool
+    source: str  # file name only (no folders, no identifiers)
+    mirrored: bool = False  # flipped left-right into radiological orientation
+
+
+def _suffix(path: Path) -> str:
+    name = path.name.lower()
+    return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
+
+
+def _positive_spacing(values, where: str) -> tuple[float, float]:
+    try:
+        spacing = tuple(float(v) for v in values)
+    except (TypeError, ValueError):
+        raise InputError(f"{where}: pixel spacing {values!r} is not numeric.") from None
+    if len(spacing) != 2 or not all(np.isfinite(spacing)) or min(spacing) <= 0:
+        raise InputError(f"{where}: pixel spacing {values!r} must be two positive numbers (mm).")
+    return spacing
+
+
+def _looks_like_dicom(path: Path) -> bool:
+    try:
+        with open(path, "rb") as stream:
+            stream.seek(128)
+            return stream.read(4) == b"DICM"
+    except OSError:
+        return False
+
+
+def read_radiograph(path: str | Path, spacing_mm: Optional[float] = None) -> Radiograph:
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"No such image file: {path}")
+    user_spacing = None
+    if spacing_mm is not None:
+        user_spacing = _positive_spacing((spacing_mm, spacing_mm), "--spacing")
+    suffix = _suffix(path)
+    if suffix in ITK_SUFFIXES or suffix in BITMAP_SUFFIXES:
+        return _read_with_itk(path, suffix, user_spacing)
+    if suffix in DICOM_SUFFIXES or _looks_like_dicom(path):
+        return _read_dicom(path, user_spacing)
+    raise InputError(f"{path.name}: unsupported file type '{suffix}'. Use {SUPPORTED}.")
+
+
+def _read_dicom(path: Path, user_spacing) -> Radiograph:
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        dataset = pydicom.dcmread(path)
+    except (InvalidDicomError, OSError, ValueError) as error:
+        raise InputError(f"{path.name} is not a readable DICOM file ({error}). Use {SUPPORTED}.") from None
+    where = path.name
+    if "PixelData" not in dataset:
+        raise InputError(f"{where}: the DICOM file has no image (no PixelData).")
+    if int(getattr(dataset, "NumberOfFrames", 1) or 1) > 1:
+        raise InputError(f"{where}: multi-frame DICOM ({dataset.NumberOfFrames} frames); export the single AP frame.")
+    if int(getattr(dataset, "SamplesPerPixel", 1)) != 1:
+        raise InputError(f"{where}: colour DICOM ({dataset.get('PhotometricInterpretation', '?')}); a radiograph must be greyscale.")
+    photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).upper()
+    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
+        raise InputError(f"{where}: PhotometricInterpretation {photometric} is not supported; use MONOCHROME1 or 2.")
+    try:
+        pixels = dataset.pixel_array.astype(np.float32)
+    except Exception as error:  # compressed without a decoder, truncated data...
+        raise InputError(f"{where}: cannot decode the pixel data ({error}). Save it uncompressed or install a decoder "
+                         "(pylibjpeg, gdcm).") from None
+    if pixels.ndim != 2:
+        raise InputError(f"{where}: expected one 2-D image, got pixel data of shape {pixels.shape}.")
+    slope, intercept = float(dataset.get("RescaleSlope", 1) or 1), float(dataset.get("RescaleIntercept", 0) or 0)
+    pixels = pixels * slope + intercept
+    if photometric == "MONOCHROME1":
+        bits = int(dataset.get("BitsStored", 16))
+        pixels = (2 ** bits - 1) * slope + intercept - pixels
+
+    if user_spacing is not None:
+        spacing, source, corrected = user_spacing, "given by the user", True
+    elif "PixelSpacing" in dataset:
+        spacing, source, corrected = _positive_spacing(dataset.PixelSpacing, where), "PixelSpacing", True
+    elif "ImagerPixelSpacing" in dataset:
+        imager = _positive_spacing(dataset.ImagerPixelSpacing, where)
+        factor = dataset.get("EstimatedRadiographicMagnificationFactor")
+        if factor is not None and float(factor) > 0:
+            spacing = (imager[0] / float(factor), imager[1] / float(factor))
+            source, corrected = "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor", True
+        else:
+            spacing, source, corrected = imager, "ImagerPixelSpacing (detector plane, not corrected for magnification)", False
+    else:
+        raise InputError(f"{where}: no PixelSpacing or ImagerPixelSpacing; give the pixel spacing in mm (--spacing).")
+
+    mirrored = False
+    orientation = dataset.get("PatientOrientation")
+    if orientation and len(orientation) >= 1 and str(orientation[0]).upper().startswith("R"):
+        pixels, mirrored = pixels[:, ::-1], True  # columns ran towards the patient's right
+    return Radiograph(np.ascontiguousarray(pixels, dtype=np.float32), spacing, source, corrected, path.name, mirrored)
+
+
+def _read_with_itk(path: Path, suffix: str, user_spacing) -> Radiograph:
+    import SimpleITK as sitk
+
+    try:
+        image = sitk.ReadImage(str(path))
+    except RuntimeError as error:
+        raise InputError(f"{path.name} could not be read as {suffix.lstrip('.').upper()} "
+                         f"({str(error).strip().splitlines()[-1]}).") from None
+    if image.GetNumberOfComponentsPerPixel() != 1:
+        raise InputError(f"{path.name}: colour image ({image.GetNumberOfComponentsPerPixel()} channels); "
+                         "a radiograph must be greyscale.")
+    pixels = sitk.GetArrayFromImage(image).astype(np.float32)
+    if pixels.ndim == 3 and pixels.shape[0] == 1:
+        pixels = pixels[0]
+    if pixels.ndim != 2:
+        raise InputError(f"{path.name}: expected one 2-D image, got an array of shape {pixels.shape}.")
+    if user_spacing is not None:
+        spacing, source = user_spacing, "given by the user"
+    elif suffix in BITMAP_SUFFIXES:
+        raise InputError(f"{path.name}: {suffix.lstrip('.').upper()} files carry no pixel spacing; "
+                         "give it in mm (--spacing, or the module's pixel spacing field).")
+    else:
+        spacing, source = _positive_spacing(image.GetSpacing()[:2][::-1], path.name), f"{suffix} header"
+    return Radiograph(pixels, spacing, source, True, path.name)
+
+
+def write_radiograph_dicom(path: str | Path, image: np.ndarray, spacing_mm: float, *,
+                           photometric: str = "MONOCHROME2", bits_stored: int = 16,
+                           spacing_tag: str = "PixelSpacing", magnification: Optional[float] = None,
+                           extra: Optional[dict] = None) -> Path:
+    """A single-frame DX DICOM file (explicit VR little endian) holding ``image`` (uint16, dense bright).
+
+    ``extra``: further top-level attributes by keyword (tests use it to add identifiers
+    that must never reach OrthoAI's outputs).
+    """
+    import datetime
+
+    import pydicom
+    from pydicom.dataset import FileDataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    image = np.asarray(image)
+    if image.ndim != 2:
+        raise ValueError("image must be 2-D")
+    maximum = 2 ** bits_stored - 1
+    pixels = np.clip(image.astype(np.int64), 0, maximum).astype(np.uint16)
+    if photometric == "MONOCHROME1":
+        pixels = (maximum - pixels).astype(np.uint16)
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage - For Presentation
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    dataset = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
+    dataset.SOPClassUID = meta.MediaStorageSOPClassUID
+    dataset.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    dataset.StudyInstanceUID, dataset.SeriesInstanceUID = generate_uid(), generate_uid()
+    dataset.Modality = "DX"
+    dataset.ContentDate = datetime.date.today().strftime("%Y%m%d")
+    dataset.BodyPartExamined = "PELVIS"
+    dataset.ViewPosition = "AP"
+    dataset.PatientOrientation = ["L", "F"]
+    dataset.SamplesPerPixel = 1
+    dataset.PhotometricInterpretation = photometric
+    dataset.Rows, dataset.Columns = pixels.shape
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 16, bits_stored, bits_stored - 1
+    dataset.PixelRepresentation = 0
+    setattr(dataset, spacing_tag, [f"{spacing_mm:.6g}", f"{spacing_mm:.6g}"])
+    if magnification is not None:
+        dataset.EstimatedRadiographicMagnificationFactor = f"{magnification:.6g}"
+    for keyword, value in (extra or {}).items():
+        setattr(dataset, keyword, value)
+    dataset.PixelData = pixels.tobytes()
+    dataset.save_as(str(path), enforce_file_format=True)
+    return Path(path)
