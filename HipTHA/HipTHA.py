@@ -178,7 +178,7 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
         from OrthoAILib.mrml.volumes import volume_from_array
         from OrthoAILib.phantoms.pelvis_xray import make_pelvis_radiograph
 
-        radiograph = make_pelvis_radiograph(seed)
+        radiograph = make_pelvis_radiograph(seed, operated="right", spacing_mm=0.3)
         volume = volume_from_array(radiograph.image, radiograph.geometry, f"Synthetic AP pelvis {seed}")
         landmarks = fiducials_from_points(radiograph.keypoints_ras, f"Synthetic AP pelvis {seed} landmarks")
         self.demoCupDiameterMm = radiograph.cup_diameter_mm

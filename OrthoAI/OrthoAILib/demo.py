@@ -33,7 +33,7 @@ def run_hip_demo(out_dir: str | Path, seed: int = 0, calibrate: bool = True) -> 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    radiograph = make_pelvis_radiograph(seed)
+    radiograph = make_pelvis_radiograph(seed, operated="right", spacing_mm=0.3)
     with HeadlessSlicer() as app:
         _, study = create_patient_study("OrthoAI demo patient", "Synthetic AP pelvis (after right THA)", app.scene)
         volume = volume_from_array(radiograph.image, radiograph.geometry, "AP pelvis (synthetic)", app.scene)
@@ -62,7 +62,7 @@ def run_hip_demo(out_dir: str | Path, seed: int = 0, calibrate: bool = True) -> 
             "warnings": list(measures.warnings),
             "cup_diameter_measured_mm": round(measures.cup_diameter_measured_mm, 3),
             "cup_diameter_true_mm": round(radiograph.cup_diameter_mm, 3),
-            "film_magnification": radiograph.magnification,
+            "film_magnification": round(radiograph.magnification, 4),
             "landmarks_ras_mm": {name: [round(float(v), 3) for v in p] for name, p in radiograph.keypoints_ras.items()},
             "seed": seed,
             "seconds": round(time.perf_counter() - started, 3),

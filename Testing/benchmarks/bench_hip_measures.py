@@ -67,7 +67,7 @@ def bench_live_drag(radiograph, runs: int = 500) -> dict:
 def main() -> dict:
     from OrthoAILib.phantoms.pelvis_xray import make_pelvis_radiograph
 
-    radiograph = make_pelvis_radiograph(seed=0)
+    radiograph = make_pelvis_radiograph(seed=0, operated="right", spacing_mm=0.5)
     core = bench_core(radiograph.keypoints_ras)
     live = bench_live_drag(radiograph)
     result = {

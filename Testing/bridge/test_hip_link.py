@@ -14,7 +14,7 @@ from OrthoAILib.phantoms.pelvis_xray import make_pelvis_radiograph
 
 @pytest.fixture
 def linked(scene):
-    radiograph = make_pelvis_radiograph(seed=1)
+    radiograph = make_pelvis_radiograph(seed=1, operated="right", spacing_mm=0.5)
     volume = volume_from_array(radiograph.image, radiograph.geometry, "xray", scene)
     landmarks = fiducials_from_points(radiograph.keypoints_ras, "Hip landmarks", scene)
     updates = []

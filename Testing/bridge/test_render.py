@@ -19,7 +19,7 @@ def _read_png(path) -> np.ndarray:
 
 
 def test_slice_view_shows_the_film_and_the_overlay_lines(scene, slicer_app, tmp_path):
-    radiograph = make_pelvis_radiograph(seed=2)
+    radiograph = make_pelvis_radiograph(seed=2, operated="left", spacing_mm=0.5)
     volume = volume_from_array(radiograph.image, radiograph.geometry, "xray", scene)
     landmarks = fiducials_from_points(radiograph.keypoints_ras, "landmarks", scene)
     link = HipMeasurementLink(landmarks, volume_node=volume, scene=scene)

@@ -19,7 +19,7 @@ def test_raster_shapes_have_their_areas():
 
 
 def test_radiograph_is_deterministic_and_its_keypoints_are_on_the_film():
-    first, again, other = make_pelvis_radiograph(5), make_pelvis_radiograph(5), make_pelvis_radiograph(6)
+    first, again, other = (make_pelvis_radiograph(s, spacing_mm=0.5) for s in (5, 5, 6))
     assert np.array_equal(first.image, again.image) and not np.array_equal(first.image, other.image)
     assert first.image.dtype == np.uint16
     rows, columns = first.image.shape
@@ -29,7 +29,7 @@ def test_radiograph_is_deterministic_and_its_keypoints_are_on_the_film():
 
 
 def test_radiograph_is_in_radiological_orientation():
-    radiograph = make_pelvis_radiograph(0)
+    radiograph = make_pelvis_radiograph(0, operated="right", spacing_mm=0.5)
     # the operated (right) hip is on the image's left half, the teardrops straddle the middle
     column = lambda name: radiograph.geometry.world_to_ijk(radiograph.keypoints_ras[name])[0]  # noqa: E731
     middle = radiograph.image.shape[1] / 2
@@ -37,10 +37,13 @@ def test_radiograph_is_in_radiological_orientation():
     assert radiograph.keypoints_ras["cup_lateral"][0] > 0  # RAS +x: the patient's right
 
 
-def test_radiograph_measures_are_plausible_and_calibration_undoes_magnification():
-    radiograph = make_pelvis_radiograph(0)
+@pytest.mark.parametrize("seed", range(12))
+def test_radiograph_measures_are_plausible_and_calibration_undoes_magnification(seed):
+    radiograph = make_pelvis_radiograph(seed, spacing_mm=0.5)
     raw = compute_hip_measures(radiograph.keypoints_ras)
-    assert 35 <= raw.abduction_deg <= 48 and 70 < raw.coverage_pct < 100 and not raw.warnings
+    implant = radiograph.implants[radiograph.primary_side]
+    assert 25 <= raw.abduction_deg <= 62 and 55 < raw.coverage_pct < 100 and not raw.warnings
+    assert raw.coverage_pct == pytest.approx((180 - implant.uncovered_deg) / 180 * 100, abs=1e-6)
     assert raw.cup_diameter_measured_mm == pytest.approx(radiograph.cup_diameter_mm * radiograph.magnification)
     calibrated = compute_hip_measures(radiograph.keypoints_ras, radiograph.cup_diameter_mm)
     assert calibrated.rc_horizontal_offset_mm == pytest.approx(raw.rc_horizontal_offset_mm / radiograph.magnification)
