@@ -2,6 +2,7 @@
 
     orthoai demo [--out DIR]
     orthoai hip-measure POINTS.mrk.json [--cup-diameter MM] [--json]
+    orthoai hip IMAGE_OR_FOLDER --out DIR [--cup-diameter MM] [--spacing MM] [--side auto|right|left|both]
     orthoai models list | verify [ID] | check | import ID FILE | cache-dir | clear-cache
 
 Errors in the input print one line naming the problem and exit with status 1;
@@ -37,6 +38,26 @@ def _hip_measure(args) -> int:
                   f"{flags[spec.key]:<12} normal: {spec.normal_range_text}")
     for warning in measures.warnings:
         print(f"warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _hip(args) -> int:
+    from .hip_batch import run_hip_batch
+
+    summary = run_hip_batch(args.source, args.out, cup_diameter_mm=args.cup_diameter, spacing_mm=args.spacing,
+                            side=args.side, write_scene=not args.no_scene)
+    print(f"{len(summary.processed)} radiograph(s) measured, {len(summary.failed)} skipped, "
+          f"{summary.seconds:.1f} s; table: {summary.csv_path}")
+    return 1 if summary.failed else 0
+
+
+def _hip_benchmark(args) -> int:
+    from .training.hip_benchmark import run_benchmark, update_registry
+
+    result = run_benchmark(args.cases, log=lambda line: print(line, file=sys.stderr))
+    print(json.dumps(result, indent=2))
+    if args.update_registry:
+        update_registry(result, args.registry)
     return 0
 
 
@@ -92,6 +113,22 @@ def build_parser() -> argparse.ArgumentParser:
     hip.add_argument("--cup-diameter", type=float, metavar="MM", help="true cup diameter, to calibrate lengths")
     hip.add_argument("--json", action="store_true", help="print one JSON object: the measures, flags, calibrated")
     hip.set_defaults(run=_hip_measure)
+
+    hip_batch = commands.add_parser("hip", help="keypoints and measures from AP pelvis radiographs (a file or a folder)")
+    hip_batch.add_argument("source", type=Path, help="a radiograph (DICOM, NRRD, NIfTI, MHA, PNG, JPEG) or a folder of them")
+    hip_batch.add_argument("--out", type=Path, required=True, help="output folder")
+    hip_batch.add_argument("--cup-diameter", type=float, metavar="MM", help="true cup diameter, to calibrate lengths")
+    hip_batch.add_argument("--spacing", type=float, metavar="MM", help="pixel spacing (needed for PNG/JPEG; overrides headers)")
+    hip_batch.add_argument("--side", choices=["auto", "right", "left", "both"], default="auto",
+                           help="operated side (default: found automatically; both sides when bilateral)")
+    hip_batch.add_argument("--no-scene", action="store_true", help="skip the .mrb and .png per film (faster)")
+    hip_batch.set_defaults(run=_hip)
+
+    bench = commands.add_parser("hip-benchmark", help="held-out accuracy and speed of the hip keypoint pipeline (JSON)")
+    bench.add_argument("--cases", type=int, default=200, help="number of held-out generated films (default 200)")
+    bench.add_argument("--update-registry", action="store_true", help="store the figures in the models' registry entries")
+    bench.add_argument("--registry", type=Path, help="registry to update (default: the shipped Models.json)")
+    bench.set_defaults(run=_hip_benchmark)
 
     models = commands.add_parser("models", help="the model registry and cache")
     models.add_argument("action", choices=["list", "verify", "check", "import", "cache-dir", "clear-cache"],

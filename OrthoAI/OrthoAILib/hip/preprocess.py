@@ -100,17 +100,26 @@ def resample_to_work(pixels: np.ndarray, spacing_mm: tuple[float, float]) -> np.
     return np.asarray((along_columns @ (along_rows @ pixels.astype(np.float32)).T).T, dtype=np.float32)
 
 
-def normalise_and_equalise(work: np.ndarray) -> np.ndarray:
-    """Steps 3–4."""
-    from skimage.exposure import equalize_adapthist
-
+def discard_lowest_and_normalise(work: np.ndarray) -> np.ndarray:
+    """Step 3: intensities below the 2nd percentile become 0, the maximum 1."""
     low, high = np.percentile(work, LOW_PERCENTILE), float(work.max())
     if high - low <= 1e-6:
         raise InputError("The image is blank (no intensity range above its lowest 2 %).")
-    normalised = np.clip((work - low) / (high - low), 0.0, 1.0)
-    kernel = (max(8, work.shape[0] // CLAHE_TILES), max(8, work.shape[1] // CLAHE_TILES))
+    return np.clip((work - low) / (high - low), 0.0, 1.0).astype(np.float32)
+
+
+def equalise(normalised: np.ndarray) -> np.ndarray:
+    """Step 4: CLAHE over an 8×8 grid of tiles."""
+    from skimage.exposure import equalize_adapthist
+
+    kernel = (max(8, normalised.shape[0] // CLAHE_TILES), max(8, normalised.shape[1] // CLAHE_TILES))
     return equalize_adapthist(normalised, kernel_size=kernel, clip_limit=CLAHE_CLIP_OPENCV / CLAHE_BINS,
                               nbins=CLAHE_BINS).astype(np.float32)
+
+
+def normalise_and_equalise(work: np.ndarray) -> np.ndarray:
+    """Steps 3–4."""
+    return equalise(discard_lowest_and_normalise(work))
 
 
 def to_detector_input(work: np.ndarray) -> tuple[np.ndarray, tuple[int, int], int]:

@@ -1,0 +1,55 @@
+"""Training and validation samples for the hip keypoint networks, from generated films.
+
+Each generated case gives two samples (as drawn, and mirrored): the 512×512
+detector input and the 0.4 mm work image (both 8-bit to keep thousands in
+memory), with canonical targets in each image's pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from multiprocessing import get_context
+from typing import Sequence
+
+import numpy as np
+
+from ..hip.detector_targets import CANONICAL_CLASSES, canonical_targets
+from ..hip.preprocess import preprocess_radiograph
+from ..phantoms.pelvis_xray import make_pelvis_radiograph
+
+TRAINING_SPACING_MM = 0.4  # films for training are drawn straight at the work resolution (fast)
+
+
+@dataclass
+class HipSample:
+    detector_input: np.ndarray  # uint8 512×512
+    work: np.ndarray  # uint8, 0.4 mm
+    detector_targets: np.ndarray  # float32 9×2 (row, column), NaN where absent
+    work_targets: np.ndarray  # float32 9×2
+
+
+def samples_for_seed(seed: int, spacing_mm: float | None = TRAINING_SPACING_MM) -> list[HipSample]:
+    radiograph = make_pelvis_radiograph(seed, spacing_mm=spacing_mm)
+    spacing = (radiograph.spacing_mm, radiograph.spacing_mm)
+    samples = []
+    for mirrored in (False, True):
+        pixels = radiograph.image[:, ::-1] if mirrored else radiograph.image
+        prepared = preprocess_radiograph(pixels, spacing)
+        targets = canonical_targets(radiograph.keypoints_rc, radiograph.image.shape[1], mirrored)
+        work_targets = np.full((len(CANONICAL_CLASSES), 2), np.nan, dtype=np.float32)
+        for index, name in enumerate(CANONICAL_CLASSES):
+            if name in targets:
+                work_targets[index] = prepared.original_to_work(targets[name])
+        detector_targets = np.where(np.isnan(work_targets), np.nan, prepared.work_to_detector(work_targets)).astype(np.float32)
+        samples.append(HipSample(
+            (np.clip(prepared.detector_input, 0, 1) * 255).round().astype(np.uint8),
+            (np.clip(prepared.work, 0, 1) * 255).round().astype(np.uint8),
+            detector_targets, work_targets))
+    return samples
+
+
+def build_samples(seeds: Sequence[int], workers: int = 2) -> list[HipSample]:
+    if workers <= 1:
+        return [s for seed in seeds for s in samples_for_seed(seed)]
+    with get_context("fork").Pool(workers) as pool:
+        return [s for batch in pool.imap(samples_for_seed, seeds, chunksize=8) for s in batch]

@@ -1,0 +1,245 @@
+"""Train the hip keypoint detector (SSD512 + FPN) and its refinement stage, and export them.
+
+    python -m OrthoAILib.training.hip_keypoints --out-dir Resources/Models --work-dir out/hip-training
+
+Generated films: training seeds 0..N-1, validation seeds from 500000 (the
+benchmark uses seeds from 1000000, never seen here). Checkpoints go to the
+work folder after every validation, so an interrupted run resumes; training
+stops at the iteration limit or when validation reaches its target. The
+exported TorchScript files and their ``Models.json`` entries go to the output
+folder. Uses CUDA when present.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from ..hip.crops import CROP, crop_work, work_to_crop
+from ..hip.detector_targets import CANONICAL_CLASSES, CUP_CLASSES, REFINE_SCALE
+from .hip_data import HipSample, build_samples
+
+DETECTOR_ID, DETECTOR_FILE = "hip-keypoint-detector", "hip_keypoint_detector.pt"
+REFINER_ID, REFINER_FILE = "hip-keypoint-refiner", "hip_keypoint_refiner.pt"
+VALIDATION_SEED_START = 500_000
+BOX_SIZE = 24.0  # detector pixels: the small fixed box centred on each keypoint
+CUP_INDICES = [CANONICAL_CLASSES.index(n) for n in CUP_CLASSES]
+
+
+def _augment(images, rng, torch):
+    """Exposure and noise changes; no flips (the operated hip is on the image's left by design)."""
+    gamma = torch.from_numpy(rng.uniform(0.75, 1.3, size=(images.shape[0], 1, 1, 1)).astype(np.float32))
+    gain = torch.from_numpy(rng.uniform(0.85, 1.1, size=(images.shape[0], 1, 1, 1)).astype(np.float32))
+    images = (images.clamp(0, 1) ** gamma) * gain
+    return (images + 0.02 * torch.randn_like(images) * torch.rand(images.shape[0], 1, 1, 1)).clamp(0, 1)
+
+
+def _detector_batch(samples: list[HipSample], indices, priors, rng, torch, augment=True):
+    from ..nets.ssd512 import match_priors
+
+    images = torch.from_numpy(np.stack([samples[i].detector_input for i in indices]).astype(np.float32) / 255.0)[:, None]
+    if augment:
+        images = _augment(images, rng, torch)
+    classes, offsets = [], []
+    for i in indices:
+        targets = samples[i].detector_targets
+        present = ~np.isnan(targets[:, 0])
+        boxes = torch.tensor([[r, c, BOX_SIZE, BOX_SIZE] for r, c in targets[present]], dtype=torch.float32).reshape(-1, 4)
+        labels = torch.tensor(np.nonzero(present)[0] + 1, dtype=torch.long)
+        target_classes, target_offsets = match_priors(boxes, labels, priors)
+        classes.append(target_classes)
+        offsets.append(target_offsets)
+    return images, torch.stack(classes), torch.stack(offsets)
+
+
+def evaluate_detector(model, samples: list[HipSample], torch, device) -> dict:
+    model.eval()
+    errors, cup_right, cup_total = [], 0, 0
+    with torch.no_grad():
+        for start in range(0, len(samples), 8):
+            chunk = samples[start: start + 8]
+            images = torch.from_numpy(np.stack([s.detector_input for s in chunk]).astype(np.float32) / 255.0)[:, None]
+            found = model.keypoints(images.to(device)).cpu().numpy()
+            for sample, points in zip(chunk, found):
+                present = ~np.isnan(sample.detector_targets[:, 0])
+                errors.extend(np.linalg.norm(points[present, :2] - sample.detector_targets[present], axis=1).tolist())
+                has_cup = bool(present[CUP_INDICES].all())
+                says_cup = bool(points[CUP_INDICES, 2].mean() > 0.5)
+                cup_right += int(has_cup == says_cup)
+                cup_total += 1
+    model.train()
+    return {"mean_error_px": float(np.mean(errors)), "p95_error_px": float(np.percentile(errors, 95)),
+            "cup_presence_accuracy": cup_right / max(cup_total, 1)}
+
+
+def _refiner_batch(samples, rng, batch: int, jitter_px: float):
+    crops, classes, targets = [], [], []
+    while len(crops) < batch:
+        sample = samples[int(rng.integers(len(samples)))]
+        index = int(rng.integers(len(CANONICAL_CLASSES)))
+        truth = sample.work_targets[index]
+        if np.isnan(truth[0]):
+            continue
+        scale = REFINE_SCALE[CANONICAL_CLASSES[index]]
+        centre = truth + np.clip(rng.normal(0, jitter_px, 2), -2.5 * jitter_px, 2.5 * jitter_px) * scale
+        crop, origin = crop_work(sample.work, centre, scale)
+        crops.append(crop)
+        classes.append(index)
+        targets.append(work_to_crop(truth, origin, scale))
+    return np.stack(crops)[:, None], np.array(classes), np.array(targets, dtype=np.float32)
+
+
+def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: int, refiner_iterations: int,
+          validation_cases: int = 40, seed: int = 0, registry: Path | None = None) -> dict:
+    import torch
+
+    from ..nets.keypoint_refiner import KeypointRefiner
+    from ..nets.ssd512 import SSD512FPN, multibox_loss
+    from ..runtime.device import select_device
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    device = select_device()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    log = lambda **entry: print(json.dumps(entry), flush=True)  # noqa: E731
+    started = time.time()
+    train_samples = build_samples(range(train_cases))
+    validation = build_samples(range(VALIDATION_SEED_START, VALIDATION_SEED_START + validation_cases))
+    log(stage="data", train_samples=len(train_samples), validation_samples=len(validation),
+        seconds=round(time.time() - started, 1))
+
+    # -- detector ------------------------------------------------------------------------
+    detector = SSD512FPN(len(CANONICAL_CLASSES) + 1).to(device)
+    optimiser = torch.optim.AdamW(detector.parameters(), lr=2e-3, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=detector_iterations, pct_start=0.1)
+    checkpoint = work_dir / "detector.ckpt"
+    step, best = 0, {"mean_error_px": math.inf}
+    if checkpoint.exists():
+        state = torch.load(checkpoint, map_location=device)
+        detector.load_state_dict(state["model"]), optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        step, best = state["step"], state["best"]
+        log(stage="detector", resumed_at=step)
+    detector_started = time.time()
+    while step < detector_iterations:
+        indices = rng.integers(len(train_samples), size=6)
+        images, classes, offsets = _detector_batch(train_samples, indices, detector.priors.cpu(), rng, torch)
+        logits, predicted = detector(images.to(device))
+        confidence, location = multibox_loss(logits, predicted, classes.to(device), offsets.to(device))
+        loss = confidence + location
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        step += 1
+        if step % 50 == 0:
+            log(stage="detector", step=step, confidence=round(confidence.item(), 4), location=round(location.item(), 4),
+                seconds=round(time.time() - detector_started, 1))
+        if step % 250 == 0 or step == detector_iterations:
+            scores = evaluate_detector(detector, validation, torch, device)
+            log(stage="detector-validation", step=step, **{k: round(v, 4) for k, v in scores.items()})
+            if scores["mean_error_px"] < best["mean_error_px"]:
+                best = dict(scores, step=step)
+                torch.save(detector.state_dict(), work_dir / "detector_best.pt")
+            torch.save({"model": detector.state_dict(), "optimiser": optimiser.state_dict(),
+                        "schedule": schedule.state_dict(), "step": step, "best": best}, checkpoint)
+    detector_seconds = time.time() - detector_started
+    detector.load_state_dict(torch.load(work_dir / "detector_best.pt", map_location=device))
+
+    # -- refiner -------------------------------------------------------------------------------
+    refiner = KeypointRefiner(len(CANONICAL_CLASSES)).to(device)
+    optimiser = torch.optim.AdamW(refiner.parameters(), lr=2e-3, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=refiner_iterations, pct_start=0.1)
+    refiner_started = time.time()
+    validation_batch = _refiner_batch(validation, np.random.default_rng(12345), 512, jitter_px=5.0)
+    for step in range(1, refiner_iterations + 1):
+        crops, classes, targets = _refiner_batch(train_samples, rng, 32, jitter_px=5.0)
+        crops_t = _augment(torch.from_numpy(crops), rng, torch).to(device)
+        heatmaps = refiner(crops_t)
+        from ..nets.keypoint_refiner import soft_argmax
+
+        located = soft_argmax(heatmaps[torch.arange(len(classes)), torch.from_numpy(classes).to(device)])
+        loss = torch.nn.functional.l1_loss(located[:, :2], torch.from_numpy(targets).to(device))
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        if step % 100 == 0 or step == refiner_iterations:
+            refiner.eval()
+            with torch.no_grad():
+                crops_v, classes_v, targets_v = validation_batch
+                found = refiner.locate(torch.from_numpy(crops_v).to(device), torch.from_numpy(classes_v).to(device)).cpu().numpy()
+            scales = np.array([REFINE_SCALE[CANONICAL_CLASSES[c]] for c in classes_v])
+            error_mm = np.linalg.norm(found[:, :2] - targets_v, axis=1) * scales * 0.4
+            refiner.train()
+            log(stage="refiner", step=step, loss=round(loss.item(), 4), validation_mean_error_mm=round(float(error_mm.mean()), 4),
+                seconds=round(time.time() - refiner_started, 1))
+    refiner_seconds = time.time() - refiner_started
+    return export(detector, refiner, out_dir, registry or out_dir / "Models.json", {
+        "train_cases": train_cases, "detector_iterations": detector_iterations, "refiner_iterations": refiner_iterations,
+        "detector_validation": {k: round(float(v), 4) for k, v in best.items()},
+        "train_seconds_detector": round(detector_seconds, 1), "train_seconds_refiner": round(refiner_seconds, 1),
+        "device": str(device)})
+
+
+def export(detector, refiner, out_dir: Path, registry: Path, training: dict) -> dict:
+    import warnings
+
+    import torch
+
+    from ..runtime.checksum import sha256_file
+    from ..runtime.registry import write_registry_entry
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    entries = {}
+    data = (f"{training['train_cases']} generated AP pelvis films after THA (OrthoAILib.phantoms.pelvis_xray, seeds "
+            f"0-{training['train_cases'] - 1}, each as drawn and mirrored), drawn at 0.4 mm. No patient data.")
+    for model, model_id, file_name, task, extra in (
+        (detector, DETECTOR_ID, DETECTOR_FILE, "detection",
+         {"patch_size": [512, 512], "preprocessing": "OrthoAILib.hip.preprocess (0.1 mm, x1/4, 2 % floor, CLAHE 8x8 clip 100, 512)"}),
+        (refiner, REFINER_ID, REFINER_FILE, "keypoints",
+         {"patch_size": [CROP, CROP], "spacing_mm": [0.4, 0.4], "preprocessing": "crops of the detector's 0.4 mm work image"}),
+    ):
+        model = model.cpu().eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            scripted = torch.jit.script(model)
+        path = out_dir / file_name
+        scripted.save(str(path))
+        entries[model_id] = {
+            "id": model_id, "version": "1.0.0", "task": task, "file": file_name, "sha256": sha256_file(path),
+            "size_bytes": path.stat().st_size, "framework": "torchscript",
+            "input": {"dims": 2, "channels": 1, "units": "normalised 0..1 (after CLAHE)", **extra},
+            "labels": {str(i + 1): name for i, name in enumerate(CANONICAL_CLASSES)},
+            "licence": "Apache-2.0", "training_data": data,
+            "metrics": {"training": training},
+            "intended_use": ("Research on hip-arthroplasty measures from AP pelvis radiographs; trained on synthetic films "
+                             "only. Not a medical device; not for clinical use."),
+        }
+        write_registry_entry(registry, entries[model_id])
+    return entries
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Train and export the hip keypoint detector and refiner.")
+    parser.add_argument("--out-dir", type=Path, required=True, help="folder for the TorchScript files and Models.json")
+    parser.add_argument("--work-dir", type=Path, default=Path("out/hip-training"), help="checkpoints (resumable)")
+    parser.add_argument("--train-cases", type=int, default=1500)
+    parser.add_argument("--detector-iterations", type=int, default=1000)
+    parser.add_argument("--refiner-iterations", type=int, default=1200)
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    entries = train(args.out_dir, args.work_dir, args.train_cases, args.detector_iterations, args.refiner_iterations)
+    print(json.dumps({k: v["metrics"] for k, v in entries.items()}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
