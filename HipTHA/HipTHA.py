@@ -5,6 +5,7 @@ Thin module file: widgets and parameter node only. The measures live in
 ``OrthoAILib.mrml.hip_link`` (bridge).
 """
 
+import logging
 from typing import Annotated, Optional
 
 import os
@@ -13,7 +14,7 @@ import sys
 import slicer
 from slicer.i18n import tr as _
 from slicer.i18n import translate
-from slicer.parameterNodeWrapper import WithinRange, parameterNodeWrapper
+from slicer.parameterNodeWrapper import Choice, WithinRange, parameterNodeWrapper
 from slicer.ScriptedLoadableModule import ScriptedLoadableModule, ScriptedLoadableModuleLogic, ScriptedLoadableModuleTest
 from slicer import vtkMRMLMarkupsFiducialNode, vtkMRMLScalarVolumeNode, vtkMRMLTableNode
 
@@ -43,6 +44,8 @@ class HipTHA(ScriptedLoadableModule):
 @parameterNodeWrapper
 class HipTHAParameterNode:
     inputVolume: vtkMRMLScalarVolumeNode
+    pixelSpacingMm: Annotated[float, WithinRange(0.0, 2.0)] = 0.0  # 0: the volume's own spacing
+    operatedSide: Annotated[str, Choice(["auto", "right", "left", "both"])] = "auto"
     landmarks: vtkMRMLMarkupsFiducialNode
     measuresTable: vtkMRMLTableNode
     cupDiameterMm: Annotated[float, WithinRange(0.0, 80.0)] = 0.0  # 0: not given, lengths uncalibrated
@@ -53,6 +56,12 @@ class HipTHAWidget(ParameterNodeWidget):
         return HipTHALogic()
 
     def setupConnections(self) -> None:
+        self._cancel = None
+        self.ui.detectButton.connect("clicked(bool)", self.onDetect)
+        self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
+        self.ui.resetButton.connect("clicked(bool)", self.onReset)
+        self.ui.exportButton.connect("clicked(bool)", self.onExport)
+        self.ui.cancelButton.enabled = False
         self.ui.createLandmarksButton.connect("clicked(bool)", self.onCreateLandmarks)
         self.ui.loadDemoButton.connect("clicked(bool)", self.onLoadDemo)
         self.ui.applyButton.connect("clicked(bool)", self.onApply)
@@ -72,8 +81,56 @@ class HipTHAWidget(ParameterNodeWidget):
 
     def onParameterNodeModified(self, caller=None, event=None) -> None:
         landmarks = self._parameterNode.landmarks if self._parameterNode else None
+        volume = self._parameterNode.inputVolume if self._parameterNode else None
         self.ui.applyButton.enabled = landmarks is not None
+        self.ui.detectButton.enabled = volume is not None and self._cancel is None
+        self.ui.resetButton.enabled = self.logic.hasModelPoints(landmarks)
+        self.ui.exportButton.enabled = bool(self.logic.links)
         self.ui.landmarksWidget.setCurrentNode(landmarks)
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.ui.progressBar.value = int(round(100 * fraction))
+        self.ui.progressBar.setFormat(f"{message} %p%")
+        slicer.app.processEvents()  # keeps Cancel clickable while detection runs on this thread
+
+    def onDetect(self) -> None:
+        from OrthoAILib.runtime.progress import CancelToken
+
+        p = self._parameterNode
+        self._cancel = CancelToken()
+        self.ui.cancelButton.enabled, self.ui.detectButton.enabled = True, False
+        try:
+            with slicer.util.tryWithErrorDisplay(_("Keypoint detection failed; the scene is unchanged."), waitCursor=True):
+                case = self.logic.detect(p.inputVolume, cupDiameterMm=p.cupDiameterMm or None,
+                                         spacingMm=p.pixelSpacingMm or None, side=p.operatedSide,
+                                         progress=self._progress, cancel=self._cancel, onUpdate=self._showStatus)
+                first = next(iter(self.logic.links.values()))
+                p.landmarks, p.measuresTable = first.landmarks_node, first.table_node
+                self.ui.measuresTableView.setMRMLTableNode(first.table_node)
+                sides = ", ".join(side.operated_side for side in case.sides)
+                self.ui.statusLabel.text = _("Operated side: {sides}. {warnings}").format(sides=sides, warnings=" ".join(case.warnings))
+        finally:
+            self._cancel = None
+            self.ui.cancelButton.enabled = False
+            self.onParameterNodeModified()
+
+    def onCancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.cancel()
+
+    def onReset(self) -> None:
+        with slicer.util.tryWithErrorDisplay(_("Could not reset the points."), waitCursor=True):
+            self.logic.resetToModelPoints(self._parameterNode.landmarks)
+
+    def onExport(self) -> None:
+        import qt
+
+        folder = qt.QFileDialog.getExistingDirectory(self.parent, _("Folder for the report"))
+        if not folder:
+            return
+        with slicer.util.tryWithErrorDisplay(_("Could not export the report."), waitCursor=True):
+            files = self.logic.exportReport(folder, self._parameterNode.inputVolume)
+            self.ui.statusLabel.text = _("Report written: {files}").format(files=", ".join(files.values()))
 
     def onCreateLandmarks(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Could not create the landmark set."), waitCursor=True):
@@ -119,8 +176,97 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
 
     def __init__(self) -> None:
         ScriptedLoadableModuleLogic.__init__(self)
-        self.link = None
+        self.link = None  # manual placement: one followed landmark set
+        self.links = {}  # after detection: operated side -> live link
+        self.lastCase = None
+        self._detector = None
         self.demoCupDiameterMm = 0.0
+
+    def detector(self):
+        """The detector and refiner, loaded once (checksums verified)."""
+        if self._detector is None:
+            from OrthoAIModuleSupport.dependencies import ensure_dependencies
+
+            ensure_dependencies("HipTHA", need_torch=True)
+            from OrthoAILib.hip.keypoint_pipeline import HipKeypointDetector
+
+            self._detector = HipKeypointDetector()
+        return self._detector
+
+    def detect(self, volumeNode, cupDiameterMm=None, spacingMm=None, side="auto", progress=None, cancel=None, onUpdate=None):
+        """Keypoints from the radiograph in ``volumeNode``: landmarks, lines and tables per operated side.
+
+        The scene changes only after detection succeeded; Cancel or an error leaves it as it was.
+        Returns ``OrthoAILib.hip.analysis.HipCaseResult``.
+        """
+        from OrthoAILib.hip.analysis import analyse_radiograph
+        from OrthoAILib.mrml.hip_scene import add_hip_results, radiograph_from_volume
+
+        if volumeNode is None:
+            raise ValueError(_("Choose the radiograph first."))
+        radiograph, geometry = radiograph_from_volume(volumeNode, spacingMm)
+        case = analyse_radiograph(radiograph, self.detector(), cup_diameter_mm=cupDiameterMm, side=side,
+                                  geometry=geometry, progress=progress, cancel=cancel)
+        self.stopFollowing()
+        scene = add_hip_results(volumeNode, {s.operated_side: s.points_ras for s in case.sides}, cupDiameterMm)
+        for link in scene.links.values():
+            link.on_update = onUpdate
+        self.links, self.lastCase = scene.links, case
+        return case
+
+    def processFiles(self, source, outputFolder, cupDiameterMm=None, spacingMm=None, side="auto"):
+        """Batch from the Python console: a radiograph file or a folder of them -> landmarks (.mrk.json),
+        measures (.measures.json) and one hip_measures.csv in ``outputFolder``; files that fail are
+        listed in the summary and skipped. (Scene bundles and pictures per film: ``orthoai hip``.)"""
+        from pathlib import Path
+
+        from OrthoAILib.hip_batch import run_hip_batch
+
+        return run_hip_batch(Path(source), Path(outputFolder), cup_diameter_mm=cupDiameterMm, spacing_mm=spacingMm,
+                             side=side, write_scene=False, detector=self.detector(), log=logging.info)
+
+    def hasModelPoints(self, landmarksNode) -> bool:
+        from OrthoAILib.mrml.hip_scene import MODEL_POINTS_ATTRIBUTE
+
+        return landmarksNode is not None and bool(landmarksNode.GetAttribute(MODEL_POINTS_ATTRIBUTE))
+
+    def resetToModelPoints(self, landmarksNode) -> None:
+        """Undo the user's corrections: the landmarks go back to the detector's positions."""
+        from OrthoAILib.mrml.hip_scene import reset_to_model_points
+
+        reset_to_model_points(landmarksNode)
+
+    def reportDocument(self) -> dict:
+        """Current measures (after any correction) and landmarks of every followed side."""
+        from OrthoAILib.mrml.markups import points_from_fiducials
+
+        links = dict(self.links) or ({"manual": self.link} if self.link else {})
+        sides = []
+        for side, link in links.items():
+            entry = {"operated_side": side, "landmarks_ras_mm": {k: [round(float(v), 3) for v in p]
+                                                                 for k, p in points_from_fiducials(link.landmarks_node).items()}}
+            entry.update(link.measures.to_json_dict() if link.measures else {"error": link.status})
+            sides.append(entry)
+        return {"source": "Slicer scene", "sides": sides}
+
+    def exportReport(self, folder, volumeNode=None) -> dict:
+        """``hip_report.json``, ``hip_report.csv`` and, in the application, ``hip_report.png`` (the Red view)."""
+        from pathlib import Path
+
+        from OrthoAILib.hip.report import csv_rows, write_csv, write_json
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        document = self.reportDocument()
+        files = {"json": str(write_json(folder / "hip_report.json", document)),
+                 "csv": str(write_csv(folder / "hip_report.csv", csv_rows(document)))}
+        if hasattr(slicer, "app"):
+            view = slicer.app.layoutManager().sliceWidget("Red").sliceView()
+            view.forceRender()
+            picture = folder / "hip_report.png"
+            view.grab().save(str(picture))
+            files["png"] = str(picture)
+        return files
 
     def getParameterNode(self):
         return HipTHAParameterNode(super().getParameterNode())
@@ -160,6 +306,9 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
         if self.link is not None:
             self.link.detach()
             self.link = None
+        for link in self.links.values():
+            link.detach()
+        self.links = {}
 
     def showRadiograph(self, volumeNode) -> None:
         """Show a radiograph alone, in its own plane, in the Red view."""
@@ -194,6 +343,31 @@ class HipTHATest(ScriptedLoadableModuleTest):
         self.test_measures_follow_a_dragged_point()
         self.setUp()
         self.test_incomplete_set_names_what_is_missing()
+        self.setUp()
+        self.test_detection_reset_and_report()
+
+    def test_detection_reset_and_report(self):
+        import importlib.util
+        import tempfile
+
+        if importlib.util.find_spec("torch") is None or importlib.util.find_spec("skimage") is None:
+            self.skipTest("torch and scikit-image are needed (PyTorch extension, OrthoAI/Resources/requirements.txt)")
+        self.delayDisplay("Keypoint detection on a synthetic film")
+        logic = HipTHALogic()
+        volume, truth = logic.loadDemoRadiograph(seed=5)
+        case = logic.detect(volume)
+        self.assertEqual([side.operated_side for side in case.sides], ["right"])
+        landmarks = logic.links["right"].landmarks_node
+        index = landmarks.GetControlPointIndexByLabel("cup_lateral")
+        detected = landmarks.GetNthControlPointPositionWorld(index)
+        landmarks.SetNthControlPointPositionWorld(index, detected[0] + 5, detected[1], detected[2])
+        logic.resetToModelPoints(landmarks)
+        self.assertAlmostEqual(landmarks.GetNthControlPointPositionWorld(index)[0], detected[0], places=3)
+        with tempfile.TemporaryDirectory() as folder:
+            files = logic.exportReport(folder, volume)
+            self.assertIn("abduction_deg", open(files["csv"]).read())
+        logic.stopFollowing()
+        self.delayDisplay("Test passed")
 
     def test_measures_follow_a_dragged_point(self):
         self.delayDisplay("Live hip measures")

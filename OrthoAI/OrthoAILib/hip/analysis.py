@@ -68,23 +68,30 @@ class HipCaseResult:
                 "sides": [side.to_json_dict() for side in self.sides], "warnings": list(self.warnings)}
 
 
-def measure_detection(keypoints: HipKeypoints, geometry: ImageGeometry, cup_diameter_mm: Optional[float]
-                      ) -> tuple[HipSideResult, ...]:
+def measure_detection(keypoints: HipKeypoints, geometry: ImageGeometry, cup_diameter_mm: Optional[float],
+                      mirrored: bool = False) -> tuple[HipSideResult, ...]:
+    """Measures per side; ``mirrored``: the pixels were flipped left-right from the geometry's
+    columns (points are flipped back before they are placed)."""
     normal = np.asarray(geometry.directions)[:, 2]
+    columns = keypoints.image_shape[1]
     results = []
     for side in keypoints.sides:
-        ras = points_rc_to_ras(side.points_rc, geometry)
+        points_rc = side.points_rc
+        if mirrored:
+            points_rc = {name: np.array([rc[0], columns - 1 - rc[1]]) for name, rc in points_rc.items()}
+        ras = points_rc_to_ras(points_rc, geometry)
         try:
             measures, error = compute_hip_measures(ras, cup_diameter_mm, normal), ""
         except InputError as failure:
             measures, error = None, str(failure)
-        results.append(HipSideResult(side.operated_side, side.points_rc, ras, side.confidence, measures, error))
+        results.append(HipSideResult(side.operated_side, points_rc, ras, side.confidence, measures, error))
     return tuple(results)
 
 
 def analyse_radiograph(radiograph: Radiograph, detector: HipKeypointDetector, *, cup_diameter_mm: Optional[float] = None,
                        side: str = "auto", geometry: Optional[ImageGeometry] = None,
                        progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> HipCaseResult:
+    mirrored = geometry is not None and radiograph.mirrored  # a volume's own geometry follows its stored columns
     geometry = geometry or film_geometry(radiograph.pixels.shape, radiograph.spacing_mm)
     keypoints = detector.detect(radiograph.pixels, radiograph.spacing_mm, side=side, progress=progress, cancel=cancel)
     warnings = list(keypoints.warnings)
@@ -92,4 +99,5 @@ def analyse_radiograph(radiograph: Radiograph, detector: HipKeypointDetector, *,
         warnings.append("Pixel spacing is at the detector (no magnification factor): lengths are magnified; "
                         "give the cup diameter to calibrate them.")
     return HipCaseResult(radiograph.source, radiograph.spacing_mm, radiograph.spacing_source,
-                         measure_detection(keypoints, geometry, cup_diameter_mm), tuple(warnings), keypoints.timings_s)
+                         measure_detection(keypoints, geometry, cup_diameter_mm, mirrored), tuple(warnings),
+                         keypoints.timings_s)

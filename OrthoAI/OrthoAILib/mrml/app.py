@@ -96,7 +96,7 @@ class HeadlessSlicer:
             self.logics[module_name] = logic
         self.logics["Colors"] = self.color_logic
 
-        if install_globals:
+        if install_globals and not in_slicer_application():  # never replace the application's own scene
             self.install_globals()
 
     def install_globals(self) -> None:

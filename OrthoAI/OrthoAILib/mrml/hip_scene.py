@@ -84,3 +84,30 @@ def add_radiograph(pixels: np.ndarray, geometry: ImageGeometry, name: str, scene
             _, study_item = create_patient_study(study[0], study[1], scene)
             move_under(volume, study_item)
     return volume
+
+
+def radiograph_from_volume(volume_node, spacing_mm: Optional[float] = None):
+    """The film in a single-slice volume node, as the hip pipeline reads it, and its geometry.
+
+    Returns ``(radiograph, geometry)``; a film whose columns run towards the
+    patient's right is flagged ``mirrored`` (the pipeline works in radiological
+    orientation and the caller maps points back through ``geometry``).
+    """
+    from ..radiograph_io import Radiograph
+    from .volumes import array_from_volume
+
+    array, geometry = array_from_volume(volume_node)
+    if array.shape[0] != 1:
+        raise InputError(f"'{volume_node.GetName()}' has {array.shape[0]} slices; choose a single radiograph (one slice).")
+    spacing = (geometry.spacing[1], geometry.spacing[0])
+    source = "volume spacing"
+    if spacing_mm:
+        spacing, source = (float(spacing_mm), float(spacing_mm)), "given by the user"
+    mirrored = np.asarray(geometry.directions)[0, 0] > 0  # I axis towards the patient's right
+    pixels = array[0].astype(np.float32)
+    if mirrored:
+        pixels = np.ascontiguousarray(pixels[:, ::-1])
+    if spacing_mm:
+        geometry = ImageGeometry((spacing[1], spacing[0], geometry.spacing[2]), geometry.origin, geometry.directions)
+    return Radiograph(pixels, spacing, source, True, volume_node.GetName(), bool(mirrored)), geometry
+
