@@ -82,3 +82,18 @@ def test_canonical_targets_name_every_landmark_and_mirror():
     unilateral = make_pelvis_radiograph(3, operated="right", spacing_mm=0.5)
     native_left_view = canonical_targets(unilateral.keypoints_rc, unilateral.image.shape[1], mirrored=True)
     assert "cup_lateral" not in native_left_view  # a native hip on the image's left: no cup to find
+
+
+@pytest.mark.parametrize("scores, side, expected, warned", [
+    ((0.9, 0.1), "auto", [0], False),
+    ((0.2, 0.8), "auto", [1], False),
+    ((0.9, 0.7), "auto", [0, 1], False),  # bilateral
+    ((0.2, 0.3), "auto", [1], True),  # no confident cup: the likelier side, with a warning
+    ((0.9, 0.1), "left", [1], False),
+    ((0.1, 0.1), "both", [0, 1], False),
+])
+def test_operated_side_choice(scores, side, expected, warned):
+    from OrthoAILib.hip.keypoint_pipeline import choose_views
+
+    chosen, warnings = choose_views(np.array(scores), side)
+    assert chosen == expected and bool(warnings) == warned

@@ -52,6 +52,45 @@ class HipKeypoints:
         raise KeyError(name)
 
 
+def choose_views(cup_scores: np.ndarray, side: str) -> tuple[list[int], list[str]]:
+    """Which views to measure: 0 = as drawn (operated hip = patient's right), 1 = mirrored (left).
+
+    ``auto`` takes every view whose cup scores high (both: bilateral); when none
+    does, the likelier one, with a warning.
+    """
+    if side in ("right", "left", "both"):
+        return {"right": [0], "left": [1], "both": [0, 1]}[side], []
+    chosen = [view for view in (0, 1) if cup_scores[view] >= CUP_PRESENT_SCORE]
+    if chosen:
+        return chosen, []
+    return [int(np.argmax(cup_scores))], [
+        f"No cup was found with confidence (scores {cup_scores[0]:.2f} right, {cup_scores[1]:.2f} left); "
+        "the likelier side was measured. Check the film, or choose the side."]
+
+
+def side_results(views: list[HipPreprocessed], chosen: list[int], refined: list[np.ndarray], coarse: np.ndarray,
+                 cup_scores: np.ndarray, columns: int) -> list[SideKeypoints]:
+    """Refined work-pixel points of each chosen view -> landmark names and original pixels."""
+    results = []
+    for view_index, work_points in zip(chosen, refined):
+        operated = "right" if view_index == 0 else "left"
+        points, confidence = {}, {}
+        for class_index, name in enumerate(CANONICAL_CLASSES):
+            rc = views[view_index].work_to_original(work_points[class_index])
+            if view_index == 1:  # the mirrored view: columns back to the film's
+                rc = np.array([rc[0], columns - 1 - rc[1]])
+            landmark = canonical_to_landmark(name, operated)
+            points[landmark] = rc
+            confidence[landmark] = float(coarse[view_index, class_index, 2])
+        results.append(SideKeypoints(operated, points, confidence, float(cup_scores[view_index])))
+    if len(results) == 2:  # one pelvis: both views' estimates of the shared points are averaged
+        for name in SHARED:
+            mean = (results[0].points_rc[name] + results[1].points_rc[name]) / 2.0
+            for result in results:
+                result.points_rc[name] = mean
+    return results
+
+
 class HipKeypointDetector:
     """The two networks, loaded once (checksums verified) and kept for every film."""
 
@@ -88,21 +127,8 @@ class HipKeypointDetector:
             coarse = self.detector.module.keypoints(batch).cpu().numpy()  # 2×9×(row, column, score)
         timings["detect"] = time.perf_counter() - began
 
-        cup_index = [CANONICAL_CLASSES.index(n) for n in CUP_CLASSES]
-        cup_scores = coarse[:, cup_index, 2].mean(axis=1)
-        warnings: list[str] = []
-        if side == "right":
-            chosen = [0]
-        elif side == "left":
-            chosen = [1]
-        elif side == "both":
-            chosen = [0, 1]
-        else:
-            chosen = [v for v in (0, 1) if cup_scores[v] >= CUP_PRESENT_SCORE]
-            if not chosen:
-                chosen = [int(np.argmax(cup_scores))]
-                warnings.append(f"No cup was found with confidence (scores {cup_scores[0]:.2f} right, "
-                                f"{cup_scores[1]:.2f} left); the likelier side was measured. Check the film.")
+        cup_scores = coarse[:, [CANONICAL_CLASSES.index(n) for n in CUP_CLASSES], 2].mean(axis=1)
+        chosen, warnings = choose_views(cup_scores, side)
 
         cancel.raise_if_cancelled("Keypoint detection")
         report(progress, 0.7, "Refining keypoints")
@@ -110,24 +136,7 @@ class HipKeypointDetector:
         refined = self._refine([(views[v], coarse[v]) for v in chosen])
         timings["refine"] = time.perf_counter() - began
 
-        columns = pixels.shape[1]
-        results = []
-        for view_index, work_points in zip(chosen, refined):
-            operated = "right" if view_index == 0 else "left"
-            points, confidence = {}, {}
-            for class_index, name in enumerate(CANONICAL_CLASSES):
-                rc = views[view_index].work_to_original(work_points[class_index])
-                if view_index == 1:
-                    rc = np.array([rc[0], columns - 1 - rc[1]])
-                landmark = canonical_to_landmark(name, operated)
-                points[landmark] = rc
-                confidence[landmark] = float(coarse[view_index, class_index, 2])
-            results.append(SideKeypoints(operated, points, confidence, float(cup_scores[view_index])))
-        if len(results) == 2:  # one pelvis: share the bilateral estimates of the common points
-            for name in SHARED:
-                mean = (results[0].points_rc[name] + results[1].points_rc[name]) / 2.0
-                for result in results:
-                    result.points_rc[name] = mean
+        results = side_results(views, chosen, refined, coarse, cup_scores, pixels.shape[1])
         for result in results:
             weak = [n for n, c in result.confidence.items() if c < LOW_CONFIDENCE]
             if weak:

@@ -94,92 +94,102 @@ def _refiner_batch(samples, rng, batch: int, jitter_px: float):
     return np.stack(crops)[:, None], np.array(classes), np.array(targets, dtype=np.float32)
 
 
-def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: int, refiner_iterations: int,
-          validation_cases: int = 40, seed: int = 0, registry: Path | None = None) -> dict:
+def _log(**entry) -> None:
+    print(json.dumps(entry), flush=True)
+
+
+def train_detector(samples, validation, iterations: int, work_dir: Path, device, rng):
+    """SSD training with checkpoints (resumed when present); returns the best network and its scores."""
     import torch
 
-    from ..nets.keypoint_refiner import KeypointRefiner
     from ..nets.ssd512 import SSD512FPN, multibox_loss
-    from ..runtime.device import select_device
 
-    torch.manual_seed(seed)
-    rng = np.random.default_rng(seed)
-    device = select_device()
-    work_dir.mkdir(parents=True, exist_ok=True)
-    log = lambda **entry: print(json.dumps(entry), flush=True)  # noqa: E731
-    started = time.time()
-    train_samples = build_samples(range(train_cases))
-    validation = build_samples(range(VALIDATION_SEED_START, VALIDATION_SEED_START + validation_cases))
-    log(stage="data", train_samples=len(train_samples), validation_samples=len(validation),
-        seconds=round(time.time() - started, 1))
-
-    # -- detector ------------------------------------------------------------------------
     detector = SSD512FPN(len(CANONICAL_CLASSES) + 1).to(device)
     optimiser = torch.optim.AdamW(detector.parameters(), lr=2e-3, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=detector_iterations, pct_start=0.1)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=iterations, pct_start=0.1)
     checkpoint = work_dir / "detector.ckpt"
     step, best = 0, {"mean_error_px": math.inf}
     if checkpoint.exists():
         state = torch.load(checkpoint, map_location=device)
-        detector.load_state_dict(state["model"]), optimiser.load_state_dict(state["optimiser"])
+        detector.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
         schedule.load_state_dict(state["schedule"])
         step, best = state["step"], state["best"]
-        log(stage="detector", resumed_at=step)
-    detector_started = time.time()
-    while step < detector_iterations:
-        indices = rng.integers(len(train_samples), size=6)
-        images, classes, offsets = _detector_batch(train_samples, indices, detector.priors.cpu(), rng, torch)
+        _log(stage="detector", resumed_at=step)
+    started = time.time()
+    while step < iterations:
+        indices = rng.integers(len(samples), size=6)
+        images, classes, offsets = _detector_batch(samples, indices, detector.priors.cpu(), rng, torch)
         logits, predicted = detector(images.to(device))
         confidence, location = multibox_loss(logits, predicted, classes.to(device), offsets.to(device))
-        loss = confidence + location
         optimiser.zero_grad()
-        loss.backward()
+        (confidence + location).backward()
         optimiser.step()
         schedule.step()
         step += 1
         if step % 50 == 0:
-            log(stage="detector", step=step, confidence=round(confidence.item(), 4), location=round(location.item(), 4),
-                seconds=round(time.time() - detector_started, 1))
-        if step % 250 == 0 or step == detector_iterations:
+            _log(stage="detector", step=step, confidence=round(confidence.item(), 4), location=round(location.item(), 4),
+                 seconds=round(time.time() - started, 1))
+        if step % 250 == 0 or step == iterations:
             scores = evaluate_detector(detector, validation, torch, device)
-            log(stage="detector-validation", step=step, **{k: round(v, 4) for k, v in scores.items()})
+            _log(stage="detector-validation", step=step, **{k: round(v, 4) for k, v in scores.items()})
             if scores["mean_error_px"] < best["mean_error_px"]:
                 best = dict(scores, step=step)
                 torch.save(detector.state_dict(), work_dir / "detector_best.pt")
             torch.save({"model": detector.state_dict(), "optimiser": optimiser.state_dict(),
                         "schedule": schedule.state_dict(), "step": step, "best": best}, checkpoint)
-    detector_seconds = time.time() - detector_started
     detector.load_state_dict(torch.load(work_dir / "detector_best.pt", map_location=device))
+    return detector, best, time.time() - started
 
-    # -- refiner -------------------------------------------------------------------------------
+
+def train_refiner(samples, validation, iterations: int, device, rng):
+    """Heatmap refinement on crops around jittered true positions; returns the network."""
+    import torch
+
+    from ..nets.keypoint_refiner import KeypointRefiner, soft_argmax
+
     refiner = KeypointRefiner(len(CANONICAL_CLASSES)).to(device)
     optimiser = torch.optim.AdamW(refiner.parameters(), lr=2e-3, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=refiner_iterations, pct_start=0.1)
-    refiner_started = time.time()
-    validation_batch = _refiner_batch(validation, np.random.default_rng(12345), 512, jitter_px=5.0)
-    for step in range(1, refiner_iterations + 1):
-        crops, classes, targets = _refiner_batch(train_samples, rng, 32, jitter_px=5.0)
-        crops_t = _augment(torch.from_numpy(crops), rng, torch).to(device)
-        heatmaps = refiner(crops_t)
-        from ..nets.keypoint_refiner import soft_argmax
-
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=iterations, pct_start=0.1)
+    started = time.time()
+    crops_v, classes_v, targets_v = _refiner_batch(validation, np.random.default_rng(12345), 512, jitter_px=5.0)
+    scales_v = np.array([REFINE_SCALE[CANONICAL_CLASSES[c]] for c in classes_v])
+    for step in range(1, iterations + 1):
+        crops, classes, targets = _refiner_batch(samples, rng, 32, jitter_px=5.0)
+        heatmaps = refiner(_augment(torch.from_numpy(crops), rng, torch).to(device))
         located = soft_argmax(heatmaps[torch.arange(len(classes)), torch.from_numpy(classes).to(device)])
         loss = torch.nn.functional.l1_loss(located[:, :2], torch.from_numpy(targets).to(device))
         optimiser.zero_grad()
         loss.backward()
         optimiser.step()
         schedule.step()
-        if step % 100 == 0 or step == refiner_iterations:
+        if step % 100 == 0 or step == iterations:
             refiner.eval()
             with torch.no_grad():
-                crops_v, classes_v, targets_v = validation_batch
                 found = refiner.locate(torch.from_numpy(crops_v).to(device), torch.from_numpy(classes_v).to(device)).cpu().numpy()
-            scales = np.array([REFINE_SCALE[CANONICAL_CLASSES[c]] for c in classes_v])
-            error_mm = np.linalg.norm(found[:, :2] - targets_v, axis=1) * scales * 0.4
             refiner.train()
-            log(stage="refiner", step=step, loss=round(loss.item(), 4), validation_mean_error_mm=round(float(error_mm.mean()), 4),
-                seconds=round(time.time() - refiner_started, 1))
-    refiner_seconds = time.time() - refiner_started
+            error_mm = np.linalg.norm(found[:, :2] - targets_v, axis=1) * scales_v * 0.4
+            _log(stage="refiner", step=step, loss=round(loss.item(), 4),
+                 validation_mean_error_mm=round(float(error_mm.mean()), 4), seconds=round(time.time() - started, 1))
+    return refiner, time.time() - started
+
+
+def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: int, refiner_iterations: int,
+          validation_cases: int = 40, seed: int = 0, registry: Path | None = None) -> dict:
+    import torch
+
+    from ..runtime.device import select_device
+
+    torch.manual_seed(seed)
+    rng = np.random.default_rng(seed)
+    device = select_device()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    samples = build_samples(range(train_cases))
+    validation = build_samples(range(VALIDATION_SEED_START, VALIDATION_SEED_START + validation_cases))
+    _log(stage="data", train_samples=len(samples), validation_samples=len(validation), seconds=round(time.time() - started, 1))
+    detector, best, detector_seconds = train_detector(samples, validation, detector_iterations, work_dir, device, rng)
+    refiner, refiner_seconds = train_refiner(samples, validation, refiner_iterations, device, rng)
     return export(detector, refiner, out_dir, registry or out_dir / "Models.json", {
         "train_cases": train_cases, "detector_iterations": detector_iterations, "refiner_iterations": refiner_iterations,
         "detector_validation": {k: round(float(v), 4) for k, v in best.items()},
