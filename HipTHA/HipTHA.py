@@ -52,11 +52,14 @@ class HipTHAParameterNode:
 
 
 class HipTHAWidget(ParameterNodeWidget):
+    def __init__(self, parent=None, logic=None) -> None:
+        ParameterNodeWidget.__init__(self, parent, logic)
+        self._cancel = None  # set while a detection runs
+
     def createLogic(self):
         return HipTHALogic()
 
     def setupConnections(self) -> None:
-        self._cancel = None
         self.ui.detectButton.connect("clicked(bool)", self.onDetect)
         self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
         self.ui.resetButton.connect("clicked(bool)", self.onReset)
@@ -141,12 +144,12 @@ class HipTHAWidget(ParameterNodeWidget):
 
     def onLoadDemo(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Could not create the demo radiograph."), waitCursor=True):
-            volume, landmarks = self.logic.loadDemoRadiograph()
+            volume, truth = self.logic.loadDemoRadiograph()
+            truth.SetDisplayVisibility(False)  # kept for comparison, hidden
             self._parameterNode.inputVolume = volume
-            self._parameterNode.landmarks = landmarks
             self._parameterNode.cupDiameterMm = round(self.logic.demoCupDiameterMm, 1)
             self.logic.showRadiograph(volume)
-            self.onApply()
+        self.onDetect()
 
     def onApply(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Could not compute the hip measures."), waitCursor=True):
@@ -158,8 +161,8 @@ class HipTHAWidget(ParameterNodeWidget):
             self._showStatus(link)
 
     def onCupDiameterChanged(self, value: float) -> None:
-        if self.logic.link is not None:
-            self.logic.link.set_cup_diameter(value or None)
+        for link in self.logic.allLinks():
+            link.set_cup_diameter(value or None)
 
     def _showStatus(self, link) -> None:
         self.ui.statusLabel.text = link.status
@@ -169,9 +172,13 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
     """Console use::
 
         logic = slicer.util.getModuleLogic("HipTHA")
-        measures = logic.measure(getNode("Hip landmarks"), cupDiameterMm=52)
-        print(measures.to_json_dict())
-        link = logic.follow(getNode("Hip landmarks"))   # live lines and table
+        case = logic.detect(getNode("AP pelvis"), cupDiameterMm=52)   # keypoints, lines, tables per operated side
+        print(case.to_json_dict())
+        logic.resetToModelPoints(getNode("Hip landmarks"))              # undo corrections
+        logic.exportReport("/tmp/report")                               # PNG, CSV, JSON
+        summary = logic.processFiles("/data/films", "/tmp/out")          # a folder of radiographs
+        measures = logic.measure(getNode("Hip landmarks"), cupDiameterMm=52)   # points placed by hand
+        link = logic.follow(getNode("Hip landmarks"))                   # live lines and table
     """
 
     def __init__(self) -> None:
@@ -302,6 +309,9 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
                 place_with_input(node, volumeNode)
         return self.link
 
+    def allLinks(self) -> list:
+        return [*self.links.values(), *([self.link] if self.link else [])]
+
     def stopFollowing(self) -> None:
         if self.link is not None:
             self.link.detach()
@@ -329,7 +339,7 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
 
         radiograph = make_pelvis_radiograph(seed, operated="right", spacing_mm=0.3)
         volume = volume_from_array(radiograph.image, radiograph.geometry, f"Synthetic AP pelvis {seed}")
-        landmarks = fiducials_from_points(radiograph.keypoints_ras, f"Synthetic AP pelvis {seed} landmarks")
+        landmarks = fiducials_from_points(radiograph.keypoints_ras, f"Synthetic AP pelvis {seed} true landmarks")
         self.demoCupDiameterMm = radiograph.cup_diameter_mm
         return volume, landmarks
 
