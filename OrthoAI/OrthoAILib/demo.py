@@ -1,13 +1,18 @@
-"""The demo: hip measures on a synthetic AP pelvis radiograph, end to end.
+"""The demo: automatic hip keypoints and measures on a generated AP pelvis film, end to end.
 
-Writes to the output folder:
+A synthetic post-operative film (right THA, drawn at its own 0.1–0.2 mm
+spacing, with the true keypoints known) is written as a DICOM file, then goes
+through exactly what ``orthoai hip`` does to a user's file: read, preprocess,
+detect, refine, measure, write. The output folder holds:
 
-* ``hip_demo.mrb`` — a Slicer scene bundle: the radiograph (under a demo
-  patient and study), the nine landmarks, the four lines and the measure
-  table; it opens in Slicer on the image and the table;
-* ``hip_demo.png`` — the slice view rendered off-screen by Slicer's view logic;
-* ``hip_landmarks.mrk.json`` — the landmarks, in Slicer's markups format;
-* ``hip_demo_report.json`` — the measures, flags, warnings and file list.
+* ``input/ap_pelvis.dcm`` — the generated film;
+* ``ap_pelvis.mrb`` — a Slicer scene bundle: the film under a study, the
+  detected landmarks (editable, with the model's positions kept for reset),
+  the four lines and the measure table; it opens on the image and the table;
+* ``ap_pelvis.png`` — the slice view rendered off-screen by Slicer's view logic;
+* ``ap_pelvis.mrk.json``, ``ap_pelvis.measures.json``, ``hip_measures.csv``;
+* ``hip_demo_report.json`` — the measures, and the detector's error against
+  the true keypoints (mm) and true measures.
 """
 
 from __future__ import annotations
@@ -18,57 +23,51 @@ from pathlib import Path
 
 import numpy as np
 
+DEMO_SEED = 7
+DEMO_STEM = "ap_pelvis"
 
-def run_hip_demo(out_dir: str | Path, seed: int = 0, calibrate: bool = True) -> dict:
-    from .mrml.app import HeadlessSlicer
-    from .mrml.hierarchy import create_patient_study, move_under, place_with_input
-    from .mrml.hip_link import HipMeasurementLink
-    from .mrml.markups import fiducials_from_points, save_markups
-    from .mrml.render import render_slice_view
-    from .mrml.scene_io import save_scene_bundle
-    from .mrml.views import show_image_and_table
-    from .mrml.volumes import volume_from_array
+
+def run_hip_demo(out_dir: str | Path, seed: int = DEMO_SEED, calibrate: bool = True) -> dict:
+    from .hip.measures import MEASURE_KEYS, compute_hip_measures
+    from .hip_batch import run_hip_batch
     from .phantoms.pelvis_xray import make_pelvis_radiograph
+    from .radiograph_io import write_radiograph_dicom
 
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "input").mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    radiograph = make_pelvis_radiograph(seed, operated="right", spacing_mm=0.3)
-    with HeadlessSlicer() as app:
-        _, study = create_patient_study("OrthoAI demo patient", "Synthetic AP pelvis (after right THA)", app.scene)
-        volume = volume_from_array(radiograph.image, radiograph.geometry, "AP pelvis (synthetic)", app.scene)
-        display = volume.GetDisplayNode()
-        display.AutoWindowLevelOff()
-        display.SetWindowLevelMinMax(float(np.percentile(radiograph.image, 1)), float(np.percentile(radiograph.image, 99.5)))
-        move_under(volume, study)
+    film = make_pelvis_radiograph(seed, operated="right")
+    source = write_radiograph_dicom(out_dir / "input" / f"{DEMO_STEM}.dcm", film.image, film.spacing_mm,
+                                    bits_stored=film.bit_depth)
+    cup_diameter = round(film.cup_diameter_mm, 1) if calibrate else None
+    summary = run_hip_batch(source, out_dir, cup_diameter_mm=cup_diameter, log=lambda line: None)
+    if summary.failed:
+        raise RuntimeError(f"the demo film failed: {summary.failed}")
+    case = json.loads((out_dir / f"{DEMO_STEM}.measures.json").read_text())
+    side = case["sides"][0]
+    truth_rc = film.keypoints_rc[side["operated_side"]]
+    from .hip.analysis import film_geometry
 
-        landmarks = fiducials_from_points(radiograph.keypoints_ras, "Hip landmarks", app.scene)
-        landmarks.GetDisplayNode().SetGlyphScale(2.0)
-        landmarks.GetDisplayNode().SetTextScale(2.5)
-        link = HipMeasurementLink(landmarks, volume_node=volume, scene=app.scene,
-                                  cup_diameter_mm=radiograph.cup_diameter_mm if calibrate else None)
-        for node in [landmarks, link.table_node, *link.line_nodes.values()]:
-            place_with_input(node, volume)
-        show_image_and_table(volume, link.table_node, app.scene)
-
-        files = {
-            "scene": save_scene_bundle(out_dir / "hip_demo.mrb", app.scene),
-            "picture": render_slice_view(app, volume, out_dir / "hip_demo.png"),
-            "landmarks": save_markups(landmarks, out_dir / "hip_landmarks.mrk.json"),
-        }
-        measures = link.measures
-        report = {
-            "measures": measures.to_json_dict(),
-            "warnings": list(measures.warnings),
-            "cup_diameter_measured_mm": round(measures.cup_diameter_measured_mm, 3),
-            "cup_diameter_true_mm": round(radiograph.cup_diameter_mm, 3),
-            "film_magnification": round(radiograph.magnification, 4),
-            "landmarks_ras_mm": {name: [round(float(v), 3) for v in p] for name, p in radiograph.keypoints_ras.items()},
-            "seed": seed,
-            "seconds": round(time.perf_counter() - started, 3),
-            "files": {key: str(path) for key, path in files.items()},
-        }
-        link.detach()
+    geometry = film_geometry(film.image.shape, (film.spacing_mm, film.spacing_mm))
+    truth_ras = {name: geometry.ijk_to_world([rc[1], rc[0], 0.0]) for name, rc in truth_rc.items()}
+    errors = {name: round(float(np.linalg.norm(np.array(side["landmarks_ras_mm"][name]) - truth_ras[name])), 3)
+              for name in truth_ras}
+    truth = compute_hip_measures(truth_ras, cup_diameter).to_json_dict()
+    report = {
+        "measures": {key: side[key] for key in (*MEASURE_KEYS, "flags", "calibrated")},
+        "operated_side": side["operated_side"],
+        "true_operated_sides": list(film.operated_sides),
+        "true_measures": truth,
+        "keypoint_error_mm": errors,
+        "keypoint_error_mm_mean": round(float(np.mean(list(errors.values()))), 3),
+        "cup_diameter_mm": cup_diameter,
+        "film": {"seed": seed, "pixel_spacing_mm": round(film.spacing_mm, 4), "shape": list(film.image.shape),
+                 "magnification": round(film.magnification, 4)},
+        "seconds": round(time.perf_counter() - started, 2),
+        "files": {"input": str(source), "scene": str(out_dir / f"{DEMO_STEM}.mrb"),
+                  "picture": str(out_dir / f"{DEMO_STEM}.png"), "landmarks": str(out_dir / f"{DEMO_STEM}.mrk.json"),
+                  "measures": str(out_dir / f"{DEMO_STEM}.measures.json"), "table": str(summary.csv_path)},
+    }
     report_path = out_dir / "hip_demo_report.json"
     report["files"]["report"] = str(report_path)
     report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")

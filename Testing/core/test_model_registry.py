@@ -43,7 +43,7 @@ def test_default_registry_is_the_shipped_one_unless_overridden(monkeypatch, tmp_
 
 
 def _entry(**changes) -> dict:
-    entry = dict(shipped_document()["models"][0])
+    entry = dict(next(m for m in shipped_document()["models"] if m["id"] == "phantom-bone-seg-tiny"))
     entry.update(changes)
     return entry
 

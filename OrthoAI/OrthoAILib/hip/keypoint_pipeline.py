@@ -6,7 +6,9 @@ score high has its operated hip on the image's left: the patient's right
 (as drawn) or left (mirrored). Both views scoring high means bilateral
 arthroplasty, and both sides are measured, each with the other prosthesis'
 centre as its contralateral centre. Each coarse keypoint is then refined on
-a crop of the 0.4 mm work image by the refinement network (soft-argmax).
+a crop of the 0.4 mm work image by the refinement network (soft-argmax); the
+final point moves from the detector's towards the refiner's by a per-class
+weight that the refiner's registry entry carries (fit on validation films).
 """
 
 from __future__ import annotations
@@ -160,6 +162,12 @@ class HipKeypointDetector:
         with torch.inference_mode():
             located = self.refiner.module.locate(torch.from_numpy(np.stack(crops))[:, None].to(self.device),
                                                  torch.tensor(classes, device=self.device)).cpu().numpy()
-        work_points = [crop_to_work(located[i, :2], origins[i], scales[i]) for i in range(len(crops))]
+        weights = self.refiner.entry.extra.get("refinement_weights", {})
+        coarse_work = [prepared.detector_to_work(coarse[i, :2]) for prepared, coarse in views for i in range(len(CANONICAL_CLASSES))]
+        work_points = []
+        for i in range(len(crops)):
+            refined = crop_to_work(located[i, :2], origins[i], scales[i])
+            weight = float(weights.get(CANONICAL_CLASSES[classes[i]], 1.0))
+            work_points.append(coarse_work[i] + weight * (refined - coarse_work[i]))
         count = len(CANONICAL_CLASSES)
         return [np.stack(work_points[v * count:(v + 1) * count]) for v in range(len(views))]

@@ -162,7 +162,8 @@ def make_pelvis_radiograph(seed: int = 0, *, operated: Optional[str] = None, spa
         td = teardrop[side]
         canvas.ellipse(td + np.array([0, 9 * k]), (4.5 * k, 9 * k), 0.2)  # teardrop: a dense U
         canvas.ellipse(td + np.array([0, 11 * k]), (2.5 * k, 7.5 * k), -0.2)
-        canvas.ellipse((sign * 7 * k, symphysis[1] - 9 * k), (6 * k, 9 * k), 0.2)  # pubic bodies
+        canvas.ellipse((symphysis[0] + sign * 7 * k, symphysis[1] - 9 * k), (6 * k, 9 * k), 0.2)  # pubic bodies:
+        # their upper ends meet at the symphysis keypoint
         # femur: shaft, neck, greater trochanter, head (or the stem)
         shaft_top = hc + np.array([sign * 22 * k, -55 * k])
         canvas.polygon([shaft_top + [-14 * k, 0], shaft_top + [14 * k, 0],

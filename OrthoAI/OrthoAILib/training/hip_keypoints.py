@@ -27,6 +27,7 @@ from .hip_data import HipSample, build_samples
 DETECTOR_ID, DETECTOR_FILE = "hip-keypoint-detector", "hip_keypoint_detector.pt"
 REFINER_ID, REFINER_FILE = "hip-keypoint-refiner", "hip_keypoint_refiner.pt"
 VALIDATION_SEED_START = 500_000
+REFINER_JITTER_PX = 3.0  # spread of the crop centres around the truth: the detector's error, with margin
 BOX_SIZE = 24.0  # detector pixels: the small fixed box centred on each keypoint
 CUP_INDICES = [CANONICAL_CLASSES.index(n) for n in CUP_CLASSES]
 
@@ -94,6 +95,43 @@ def _refiner_batch(samples, rng, batch: int, jitter_px: float):
     return np.stack(crops)[:, None], np.array(classes), np.array(targets, dtype=np.float32)
 
 
+WEIGHT_CHOICES = (0.0, 0.5, 1.0)
+
+
+def fit_refinement_weights(detector, refiner, seeds) -> dict[str, float]:
+    """How far to move from the detector's point towards the refiner's, per class: the weight
+    (0, ½ or 1) with the smallest mean error on validation films drawn at their own spacing."""
+    import torch
+
+    from ..hip.crops import crop_to_work
+    from ..hip.detector_targets import canonical_targets
+    from ..hip.preprocess import preprocess_radiograph
+    from ..phantoms.pelvis_xray import make_pelvis_radiograph
+
+    errors = {name: {w: [] for w in WEIGHT_CHOICES} for name in CANONICAL_CLASSES}
+    for seed in seeds:
+        film = make_pelvis_radiograph(seed)
+        for mirrored in (False, True):
+            pixels = np.ascontiguousarray(film.image[:, ::-1]) if mirrored else film.image
+            prepared = preprocess_radiograph(pixels, (film.spacing_mm, film.spacing_mm))
+            targets = canonical_targets(film.keypoints_rc, film.image.shape[1], mirrored)
+            with torch.no_grad():
+                coarse = detector.keypoints(torch.from_numpy(prepared.detector_input)[None, None])[0].numpy()
+            for index, name in enumerate(CANONICAL_CLASSES):
+                if name not in targets:
+                    continue
+                work = prepared.detector_to_work(coarse[index, :2])
+                scale = REFINE_SCALE[name]
+                crop, origin = crop_work(prepared.work, work, scale)
+                with torch.no_grad():
+                    located = refiner.locate(torch.from_numpy(crop)[None, None], torch.tensor([index]))[0].numpy()
+                refined = crop_to_work(located[:2], origin, scale)
+                for weight in WEIGHT_CHOICES:
+                    point = prepared.work_to_original(work + weight * (refined - work))
+                    errors[name][weight].append(float(np.linalg.norm((point - targets[name]) * film.spacing_mm)))
+    return {name: min(WEIGHT_CHOICES, key=lambda w: np.mean(by_weight[w])) for name, by_weight in errors.items()}
+
+
 def _log(**entry) -> None:
     print(json.dumps(entry), flush=True)
 
@@ -152,10 +190,10 @@ def train_refiner(samples, validation, iterations: int, device, rng):
     optimiser = torch.optim.AdamW(refiner.parameters(), lr=2e-3, weight_decay=1e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=iterations, pct_start=0.1)
     started = time.time()
-    crops_v, classes_v, targets_v = _refiner_batch(validation, np.random.default_rng(12345), 512, jitter_px=5.0)
+    crops_v, classes_v, targets_v = _refiner_batch(validation, np.random.default_rng(12345), 512, jitter_px=REFINER_JITTER_PX)
     scales_v = np.array([REFINE_SCALE[CANONICAL_CLASSES[c]] for c in classes_v])
     for step in range(1, iterations + 1):
-        crops, classes, targets = _refiner_batch(samples, rng, 32, jitter_px=5.0)
+        crops, classes, targets = _refiner_batch(samples, rng, 32, jitter_px=REFINER_JITTER_PX)
         heatmaps = refiner(_augment(torch.from_numpy(crops), rng, torch).to(device))
         located = soft_argmax(heatmaps[torch.arange(len(classes)), torch.from_numpy(classes).to(device)])
         loss = torch.nn.functional.l1_loss(located[:, :2], torch.from_numpy(targets).to(device))
@@ -190,14 +228,17 @@ def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: 
     _log(stage="data", train_samples=len(samples), validation_samples=len(validation), seconds=round(time.time() - started, 1))
     detector, best, detector_seconds = train_detector(samples, validation, detector_iterations, work_dir, device, rng)
     refiner, refiner_seconds = train_refiner(samples, validation, refiner_iterations, device, rng)
-    return export(detector, refiner, out_dir, registry or out_dir / "Models.json", {
+    weights = fit_refinement_weights(detector.cpu().eval(), refiner.cpu().eval(),
+                                     range(VALIDATION_SEED_START, VALIDATION_SEED_START + validation_cases // 2))
+    _log(stage="refinement-weights", **weights)
+    return export(detector, refiner, out_dir, registry or out_dir / "Models.json", weights, {
         "train_cases": train_cases, "detector_iterations": detector_iterations, "refiner_iterations": refiner_iterations,
         "detector_validation": {k: round(float(v), 4) for k, v in best.items()},
         "train_seconds_detector": round(detector_seconds, 1), "train_seconds_refiner": round(refiner_seconds, 1),
         "device": str(device)})
 
 
-def export(detector, refiner, out_dir: Path, registry: Path, training: dict) -> dict:
+def export(detector, refiner, out_dir: Path, registry: Path, refinement_weights: dict, training: dict) -> dict:
     import warnings
 
     import torch
@@ -231,8 +272,26 @@ def export(detector, refiner, out_dir: Path, registry: Path, training: dict) -> 
             "intended_use": ("Research on hip-arthroplasty measures from AP pelvis radiographs; trained on synthetic films "
                              "only. Not a medical device; not for clinical use."),
         }
+        if model_id == REFINER_ID:
+            # final point = detector's + weight × (refiner's − detector's), per class (fit on validation films)
+            entries[model_id]["refinement_weights"] = refinement_weights
         write_registry_entry(registry, entries[model_id])
     return entries
+
+
+def refit_weights(models_dir: Path, registry: Path, validation_cases: int = 20) -> dict:
+    """Fit the refinement weights for already exported models and store them in the registry."""
+    import torch
+
+    from ..runtime.registry import ModelRegistry, write_registry_entry
+
+    detector = torch.jit.load(str(models_dir / DETECTOR_FILE))
+    refiner = torch.jit.load(str(models_dir / REFINER_FILE))
+    weights = fit_refinement_weights(detector, refiner, range(VALIDATION_SEED_START, VALIDATION_SEED_START + validation_cases))
+    entry = ModelRegistry.load(registry).get(REFINER_ID).to_dict()
+    entry["refinement_weights"] = weights
+    write_registry_entry(registry, entry)
+    return weights
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -240,12 +299,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out-dir", type=Path, required=True, help="folder for the TorchScript files and Models.json")
     parser.add_argument("--work-dir", type=Path, default=Path("out/hip-training"), help="checkpoints (resumable)")
     parser.add_argument("--train-cases", type=int, default=1500)
-    parser.add_argument("--detector-iterations", type=int, default=1000)
+    parser.add_argument("--detector-iterations", type=int, default=2000)
     parser.add_argument("--refiner-iterations", type=int, default=1200)
+    parser.add_argument("--refit-weights", action="store_true",
+                        help="only fit the refinement weights of the models already in --out-dir")
     args = parser.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    if args.refit_weights:
+        print(json.dumps(refit_weights(args.out_dir, args.out_dir / "Models.json"), indent=2))
+        return 0
     entries = train(args.out_dir, args.work_dir, args.train_cases, args.detector_iterations, args.refiner_iterations)
     print(json.dumps({k: v["metrics"] for k, v in entries.items()}, indent=2))
     return 0
