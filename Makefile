@@ -28,6 +28,8 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python Testing/benchmarks/bench_hip_measures.py
 	$(BIN)/python Testing/benchmarks/bench_model_runtime.py
+	$(BIN)/python Testing/benchmarks/bench_hip_pipeline.py
+	$(BIN)/orthoai hip-benchmark --cases 200
 
 clean:
 	rm -rf $(VENV) out build *.egg-info

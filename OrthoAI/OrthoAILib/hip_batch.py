@@ -19,7 +19,7 @@ from typing import Optional
 
 from .errors import OrthoAIError
 from .hip.report import csv_rows, failure_row, write_csv, write_json
-from .radiograph_io import BITMAP_SUFFIXES, ITK_SUFFIXES, _looks_like_dicom, _suffix
+from .radiograph_io import BITMAP_SUFFIXES, ITK_SUFFIXES, looks_like_dicom, file_suffix
 
 CSV_NAME = "hip_measures.csv"
 
@@ -39,7 +39,7 @@ def collect_inputs(path: Path) -> list[Path]:
         raise OrthoAIError(f"No such file or folder: {path}")
     known = set(ITK_SUFFIXES) | set(BITMAP_SUFFIXES) | {".dcm", ".dicom"}
     files = [p for p in sorted(path.iterdir()) if p.is_file() and not p.name.startswith(".")
-             and (_suffix(p) in known or _looks_like_dicom(p))]
+             and (file_suffix(p) in known or looks_like_dicom(p))]
     if not files:
         raise OrthoAIError(f"{path} holds no radiographs (DICOM, NRRD, NIfTI, MHA, PNG, JPEG).")
     return files
@@ -89,7 +89,7 @@ def run_hip_batch(source: Path, out_dir: Path, *, cup_diameter_mm: Optional[floa
         app = HeadlessSlicer()
     try:
         for path in inputs:
-            stem = path.name[: -len(_suffix(path))] if _suffix(path) else path.name
+            stem = path.name[: -len(file_suffix(path))] if file_suffix(path) else path.name
             try:
                 radiograph = read_radiograph(path, spacing_mm)
                 case = analyse_radiograph(radiograph, detector, cup_diameter_mm=cup_diameter_mm, side=side)

@@ -43,7 +43,7 @@ class Radiograph:
     mirrored: bool = False  # flipped left-right into radiological orientation
 
 
-def _suffix(path: Path) -> str:
+def file_suffix(path: Path) -> str:
     name = path.name.lower()
     return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
 
@@ -58,7 +58,7 @@ def _positive_spacing(values, where: str) -> tuple[float, float]:
     return spacing
 
 
-def _looks_like_dicom(path: Path) -> bool:
+def looks_like_dicom(path: Path) -> bool:
     try:
         with open(path, "rb") as stream:
             stream.seek(128)
@@ -74,10 +74,10 @@ def read_radiograph(path: str | Path, spacing_mm: Optional[float] = None) -> Rad
     user_spacing = None
     if spacing_mm is not None:
         user_spacing = _positive_spacing((spacing_mm, spacing_mm), "--spacing")
-    suffix = _suffix(path)
+    suffix = file_suffix(path)
     if suffix in ITK_SUFFIXES or suffix in BITMAP_SUFFIXES:
         return _read_with_itk(path, suffix, user_spacing)
-    if suffix in DICOM_SUFFIXES or _looks_like_dicom(path):
+    if suffix in DICOM_SUFFIXES or looks_like_dicom(path):
         return _read_dicom(path, user_spacing)
     raise InputError(f"{path.name}: unsupported file type '{suffix}'. Use {SUPPORTED}.")
 

@@ -27,7 +27,7 @@ from .hip_data import HipSample, build_samples
 DETECTOR_ID, DETECTOR_FILE = "hip-keypoint-detector", "hip_keypoint_detector.pt"
 REFINER_ID, REFINER_FILE = "hip-keypoint-refiner", "hip_keypoint_refiner.pt"
 VALIDATION_SEED_START = 500_000
-REFINER_JITTER_PX = 3.0  # spread of the crop centres around the truth: the detector's error, with margin
+REFINER_JITTER_PX = 5.0  # spread of the crop centres around the truth (pixels): the detector's error, with margin
 BOX_SIZE = 24.0  # detector pixels: the small fixed box centred on each keypoint
 CUP_INDICES = [CANONICAL_CLASSES.index(n) for n in CUP_CLASSES]
 
