@@ -45,11 +45,7 @@ def run_hip_demo(out_dir: str | Path, seed: int = DEMO_SEED, calibrate: bool = T
         raise RuntimeError(f"the demo film failed: {summary.failed}")
     case = json.loads((out_dir / f"{DEMO_STEM}.measures.json").read_text())
     side = case["sides"][0]
-    truth_rc = film.keypoints_rc[side["operated_side"]]
-    from .hip.analysis import film_geometry
-
-    geometry = film_geometry(film.image.shape, (film.spacing_mm, film.spacing_mm))
-    truth_ras = {name: geometry.ijk_to_world([rc[1], rc[0], 0.0]) for name, rc in truth_rc.items()}
+    truth_ras = film.keypoints_ras_for(side["operated_side"])  # the film's geometry is the one the command uses
     errors = {name: round(float(np.linalg.norm(np.array(side["landmarks_ras_mm"][name]) - truth_ras[name])), 3)
               for name in truth_ras}
     truth = compute_hip_measures(truth_ras, cup_diameter).to_json_dict()

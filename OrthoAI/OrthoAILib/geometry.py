@@ -67,6 +67,19 @@ class ImageGeometry:
         return ijk[0] if ras.ndim == 1 else ijk
 
 
+# A radiograph shown as a coronal slice in radiological orientation: columns run towards the
+# patient's left (RAS -x), rows towards the feet (RAS -z), the normal points posterior (RAS -y).
+RADIOGRAPH_DIRECTIONS = ((-1.0, 0.0, 0.0), (0.0, 0.0, -1.0), (0.0, -1.0, 0.0))
+
+
+def radiograph_geometry(shape: tuple[int, int], spacing_rc: tuple[float, float]) -> ImageGeometry:
+    """Geometry of a film (rows × columns, (row, column) spacing in mm) as a coronal slice centred on the origin."""
+    rows, columns = shape
+    return ImageGeometry(spacing=(spacing_rc[1], spacing_rc[0], 1.0),
+                         origin=(columns * spacing_rc[1] / 2, 0.0, rows * spacing_rc[0] / 2),
+                         directions=RADIOGRAPH_DIRECTIONS)
+
+
 def lps_to_ras(points: np.ndarray) -> np.ndarray:
     """Flip the first two axes (LPS <-> RAS is its own inverse)."""
     points = np.array(points, dtype=float, copy=True)

@@ -73,7 +73,8 @@ def write_case_outputs(app, stem: str, out_dir: Path, pixels, geometry, case, cu
 
 def run_hip_batch(source: Path, out_dir: Path, *, cup_diameter_mm: Optional[float] = None, spacing_mm: Optional[float] = None,
                   side: str = "auto", write_scene: bool = True, detector=None, log=print) -> HipBatchSummary:
-    from .hip.analysis import analyse_radiograph, film_geometry
+    from .geometry import radiograph_geometry
+    from .hip.analysis import analyse_radiograph
     from .hip.keypoint_pipeline import HipKeypointDetector
     from .radiograph_io import read_radiograph
 
@@ -93,7 +94,7 @@ def run_hip_batch(source: Path, out_dir: Path, *, cup_diameter_mm: Optional[floa
             try:
                 radiograph = read_radiograph(path, spacing_mm)
                 case = analyse_radiograph(radiograph, detector, cup_diameter_mm=cup_diameter_mm, side=side)
-                geometry = film_geometry(radiograph.pixels.shape, radiograph.spacing_mm)
+                geometry = radiograph_geometry(radiograph.pixels.shape, radiograph.spacing_mm)
                 files = write_case_outputs(app, stem, out_dir, radiograph.pixels, geometry, case, cup_diameter_mm, write_scene)
                 rows.extend(csv_rows(case.to_json_dict()))
                 summary.processed.append(path.name)

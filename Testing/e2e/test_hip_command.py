@@ -38,14 +38,8 @@ def batch(tmp_path_factory):
 
 
 def _error_mm(found_ras, film, side):
-    from OrthoAILib.hip.analysis import film_geometry
-
-    geometry = film_geometry(film.image.shape, (film.spacing_mm, film.spacing_mm))
-    errors = []
-    for name, rc in film.keypoints_rc[side].items():
-        truth = geometry.ijk_to_world([rc[1], rc[0], 0.0])
-        errors.append(np.linalg.norm(np.array(found_ras[name]) - truth))
-    return np.array(errors)
+    truth = film.keypoints_ras_for(side)  # a film read back from DICOM gets this same geometry
+    return np.array([np.linalg.norm(np.array(found_ras[name]) - truth[name]) for name in truth])
 
 
 def test_bad_files_are_reported_and_the_rest_measured(batch):

@@ -12,22 +12,11 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
-from ..geometry import ImageGeometry
+from ..geometry import ImageGeometry, radiograph_geometry
 from ..radiograph_io import Radiograph
 from ..runtime.progress import CancelToken, ProgressCallback
 from .keypoint_pipeline import HipKeypointDetector, HipKeypoints
 from .measures import HipMeasures, compute_hip_measures
-
-# Radiological coronal film: columns towards the patient's left (RAS -x), rows inferior (RAS -z).
-FILM_DIRECTIONS = ((-1.0, 0.0, 0.0), (0.0, 0.0, -1.0), (0.0, -1.0, 0.0))
-
-
-def film_geometry(shape: tuple[int, int], spacing_rc: tuple[float, float]) -> ImageGeometry:
-    """Geometry of a film shown as a coronal slice, centred on the RAS origin."""
-    rows, columns = shape
-    return ImageGeometry(spacing=(spacing_rc[1], spacing_rc[0], 1.0),
-                         origin=(columns * spacing_rc[1] / 2, 0.0, rows * spacing_rc[0] / 2), directions=FILM_DIRECTIONS)
-
 
 def points_rc_to_ras(points_rc: dict[str, np.ndarray], geometry: ImageGeometry) -> dict[str, np.ndarray]:
     return {name: geometry.ijk_to_world([rc[1], rc[0], 0.0]) for name, rc in points_rc.items()}
@@ -92,7 +81,7 @@ def analyse_radiograph(radiograph: Radiograph, detector: HipKeypointDetector, *,
                        side: str = "auto", geometry: Optional[ImageGeometry] = None,
                        progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> HipCaseResult:
     mirrored = geometry is not None and radiograph.mirrored  # a volume's own geometry follows its stored columns
-    geometry = geometry or film_geometry(radiograph.pixels.shape, radiograph.spacing_mm)
+    geometry = geometry or radiograph_geometry(radiograph.pixels.shape, radiograph.spacing_mm)
     keypoints = detector.detect(radiograph.pixels, radiograph.spacing_mm, side=side, progress=progress, cancel=cancel)
     warnings = list(keypoints.warnings)
     if not radiograph.magnification_corrected and cup_diameter_mm is None:

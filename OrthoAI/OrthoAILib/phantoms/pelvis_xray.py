@@ -23,13 +23,10 @@ from typing import Optional
 
 import numpy as np
 
-from ..geometry import ImageGeometry
+from ..geometry import ImageGeometry, radiograph_geometry
 from .glyphs import stamp_text
 from .raster import Canvas
 
-# Columns of this matrix are the RAS directions of I (columns: towards the
-# patient's left, RAS -x), J (rows: inferior, RAS -z) and K (posterior, RAS -y).
-CORONAL_DIRECTIONS = ((-1.0, 0.0, 0.0), (0.0, 0.0, -1.0), (0.0, -1.0, 0.0))
 SIDES = ("right", "left")
 METAL = 4.0
 
@@ -216,8 +213,7 @@ def make_pelvis_radiograph(seed: int = 0, *, operated: Optional[str] = None, spa
     image = np.round(np.clip(film, 0.0, 1.0) * (2 ** bit_depth - 1)).astype(np.uint16)
 
     # -- geometry and keypoints --------------------------------------------------------
-    geometry = ImageGeometry(spacing=(spacing, spacing, 1.0), origin=(columns * spacing / 2, 0.0, rows * spacing / 2),
-                             directions=CORONAL_DIRECTIONS)
+    geometry = radiograph_geometry((rows, columns), (spacing, spacing))
     keypoints_rc: dict[str, dict[str, np.ndarray]] = {}
     for side, implant in implants.items():
         other = "left" if side == "right" else "right"
