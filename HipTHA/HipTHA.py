@@ -206,16 +206,13 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
         The scene changes only after detection succeeded; Cancel or an error leaves it as it was.
         Returns ``OrthoAILib.hip.analysis.HipCaseResult``.
         """
-        from OrthoAILib.hip.analysis import analyse_radiograph
-        from OrthoAILib.mrml.hip_scene import add_hip_results, radiograph_from_volume
+        from OrthoAILib.mrml.hip_scene import detect_hip_results
 
         if volumeNode is None:
             raise ValueError(_("Choose the radiograph first."))
-        radiograph, geometry = radiograph_from_volume(volumeNode, spacingMm)
-        case = analyse_radiograph(radiograph, self.detector(), cup_diameter_mm=cupDiameterMm, side=side,
-                                  geometry=geometry, progress=progress, cancel=cancel)
-        self.stopFollowing()
-        scene = add_hip_results(volumeNode, {s.operated_side: s.points_ras for s in case.sides}, cupDiameterMm)
+        case, scene = detect_hip_results(volumeNode, self.detector(), cup_diameter_mm=cupDiameterMm, spacing_mm=spacingMm,
+                                         side=side, progress=progress, cancel=cancel)
+        self.stopFollowing()  # only now: a cancelled or failed detection keeps the earlier results live
         for link in scene.links.values():
             link.on_update = onUpdate
         self.links, self.lastCase = scene.links, case

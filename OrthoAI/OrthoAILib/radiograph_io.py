@@ -115,24 +115,41 @@ def _read_dicom(path: Path, user_spacing) -> Radiograph:
 
     if user_spacing is not None:
         spacing, source, corrected = user_spacing, "given by the user", True
-    elif "PixelSpacing" in dataset:
-        spacing, source, corrected = _positive_spacing(dataset.PixelSpacing, where), "PixelSpacing", True
-    elif "ImagerPixelSpacing" in dataset:
-        imager = _positive_spacing(dataset.ImagerPixelSpacing, where)
-        factor = dataset.get("EstimatedRadiographicMagnificationFactor")
-        if factor is not None and float(factor) > 0:
-            spacing = (imager[0] / float(factor), imager[1] / float(factor))
-            source, corrected = "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor", True
-        else:
-            spacing, source, corrected = imager, "ImagerPixelSpacing (detector plane, not corrected for magnification)", False
     else:
-        raise InputError(f"{where}: no PixelSpacing or ImagerPixelSpacing; give the pixel spacing in mm (--spacing).")
+        spacing, source, corrected = dicom_spacing(dataset, where)
 
     mirrored = False
     orientation = dataset.get("PatientOrientation")
     if orientation and len(orientation) >= 1 and str(orientation[0]).upper().startswith("R"):
         pixels, mirrored = pixels[:, ::-1], True  # columns ran towards the patient's right
     return Radiograph(np.ascontiguousarray(pixels, dtype=np.float32), spacing, source, corrected, path.name, mirrored)
+
+
+def dicom_spacing(dataset, where: str) -> tuple[tuple[float, float], str, bool]:
+    """(row, column) spacing at the patient plane when known, its source, and whether it is corrected
+    for magnification, from a DICOM header (the preference order is in the module docstring)."""
+    if "PixelSpacing" in dataset:
+        return _positive_spacing(dataset.PixelSpacing, where), "PixelSpacing", True
+    if "ImagerPixelSpacing" in dataset:
+        imager = _positive_spacing(dataset.ImagerPixelSpacing, where)
+        factor = dataset.get("EstimatedRadiographicMagnificationFactor")
+        if factor is not None and float(factor) > 0:
+            return ((imager[0] / float(factor), imager[1] / float(factor)),
+                    "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor", True)
+        return imager, "ImagerPixelSpacing (detector plane, not corrected for magnification)", False
+    raise InputError(f"{where}: no PixelSpacing or ImagerPixelSpacing; give the pixel spacing in mm (--spacing).")
+
+
+def dicom_header_spacing(path: str | Path) -> Optional[tuple[tuple[float, float], str, bool]]:
+    """:func:`dicom_spacing` of a DICOM file's header (pixel data not read), or None when it is not DICOM."""
+    import pydicom
+    from pydicom.errors import InvalidDicomError
+
+    try:
+        dataset = pydicom.dcmread(path, stop_before_pixels=True)
+    except (InvalidDicomError, OSError, ValueError):
+        return None
+    return dicom_spacing(dataset, Path(path).name)
 
 
 def _read_with_itk(path: Path, suffix: str, user_spacing) -> Radiograph:

@@ -33,8 +33,8 @@ def test_detected_points_land_on_the_film_in_either_column_order(scene, detector
         geometry = ImageGeometry(geometry.spacing, tuple(origin), tuple(map(tuple, directions)))
         image = image[:, ::-1]
     volume = volume_from_array(image, geometry, "film", scene)
-    radiograph, node_geometry = radiograph_from_volume(volume)
-    assert radiograph.mirrored == mirrored_volume
+    radiograph, node_geometry, mm_per_unit = radiograph_from_volume(volume)
+    assert radiograph.mirrored == mirrored_volume and mm_per_unit == pytest.approx(1.0)
     case = analyse_radiograph(radiograph, detector, geometry=node_geometry)
     (side,) = case.sides
     assert side.operated_side == "left"
@@ -46,7 +46,7 @@ def test_detected_points_land_on_the_film_in_either_column_order(scene, detector
 def test_results_are_editable_and_reset_returns_the_models_points(scene, detector):
     film = make_pelvis_radiograph(1_000_202, operated="right", spacing_mm=0.2)
     volume = volume_from_array(film.image, film.geometry, "film", scene)
-    radiograph, geometry = radiograph_from_volume(volume)
+    radiograph, geometry, _ = radiograph_from_volume(volume)
     case = analyse_radiograph(radiograph, detector, geometry=geometry)
     result = add_hip_results(volume, {s.operated_side: s.points_ras for s in case.sides}, film.cup_diameter_mm, scene)
     landmarks, link = result.landmarks["right"], result.links["right"]
@@ -68,8 +68,47 @@ def test_cancel_leaves_the_scene_as_it_was(scene, detector):
     volume = volume_from_array(film.image, film.geometry, "film", scene)
     before = scene_node_ids(scene)
     cancel = CancelToken()
-    radiograph, geometry = radiograph_from_volume(volume)
+    radiograph, geometry, _ = radiograph_from_volume(volume)
     with pytest.raises(Cancelled):
         analyse_radiograph(radiograph, detector, geometry=geometry, cancel=cancel,
                            progress=lambda fraction, message: cancel.cancel())
     assert scene_node_ids(scene) == before
+
+
+@pytest.mark.parametrize("kind", ["generated", "real_world"])
+def test_dicom_loaded_by_slicer_goes_through_the_modules_detection(scene, detector, tmp_path, kind):
+    """As a user does it: Slicer's volume reader loads the DICOM file, then Detect runs on the node."""
+    from OrthoAILib.mrml.app import module_logic
+    from OrthoAILib.mrml.hip_scene import detect_hip_results
+    from OrthoAILib.radiograph_io import write_radiograph_dicom
+
+    film = make_pelvis_radiograph(1_000_204 if kind == "generated" else 1_000_205,
+                                  operated="right" if kind == "generated" else "left", spacing_mm=0.2)
+    path = tmp_path / f"{kind}.dcm"
+    if kind == "generated":
+        write_radiograph_dicom(path, film.image, 0.2, bits_stored=film.bit_depth)
+    else:  # 16-bit MONOCHROME1 with ImagerPixelSpacing and a magnification factor
+        write_radiograph_dicom(path, film.image, 0.2 * 1.15, photometric="MONOCHROME1", bits_stored=16,
+                               spacing_tag="ImagerPixelSpacing", magnification=1.15)
+    volume = module_logic("Volumes").AddArchetypeVolume(str(path), kind)
+    assert volume is not None
+    case, result = detect_hip_results(volume, detector)
+    (side,) = case.sides
+    assert side.operated_side == film.primary_side
+    assert case.spacing_mm == pytest.approx((0.2, 0.2)) and case.spacing_source.startswith("DICOM")
+    # points sit on the film as Slicer shows it (its reader's spacing), whatever the true spacing
+    from OrthoAILib.hip.measures import compute_hip_measures
+    from OrthoAILib.mrml.volumes import geometry_of
+
+    shown = geometry_of(volume)
+    shown_spacing = shown.spacing[0]
+    errors = [np.linalg.norm(side.points_ras[name] - shown.ijk_to_world([rc[1], rc[0], 0.0])) * 0.2 / shown_spacing
+              for name, rc in film.keypoints_rc[film.primary_side].items()]
+    assert np.mean(errors) < 2.0  # mm
+    # ...and lengths are in true millimetres
+    truth = compute_hip_measures(film.keypoints_ras_for(film.primary_side))
+    measured = result.links[film.primary_side].measures
+    assert measured.rc_horizontal_offset_mm == pytest.approx(truth.rc_horizontal_offset_mm, abs=1.5)
+    assert measured.cup_diameter_measured_mm == pytest.approx(truth.cup_diameter_measured_mm, abs=1.5)
+    assert result.landmarks[film.primary_side].GetNumberOfControlPoints() == 9
+    result.detach()

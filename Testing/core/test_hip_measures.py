@@ -178,3 +178,13 @@ def test_midline_is_perpendicular_to_teardrops_through_symphysis(hand_case):
 def test_midline_needs_its_three_points(hand_case):
     with pytest.raises(InputError, match="pubic_symphysis"):
         midline_segment({k: v for k, v in hand_case[0].items() if k != "pubic_symphysis"})
+
+
+def test_points_in_other_units_give_millimetres(hand_case):
+    points, expected = hand_case
+    shown_at_one_mm = {name: p / 0.2 for name, p in points.items()}  # a 0.2 mm film shown with 1 mm pixels
+    measures = compute_hip_measures(shown_at_one_mm, mm_per_unit=0.2)
+    assert_measures(measures, expected, 1e-9)
+    assert measures.cup_diameter_measured_mm == pytest.approx(50.0)
+    calibrated = compute_hip_measures(shown_at_one_mm, cup_diameter_mm=44.0, mm_per_unit=0.2)
+    assert calibrated.rc_vertical_offset_mm == pytest.approx(3.0 * 44 / 50)

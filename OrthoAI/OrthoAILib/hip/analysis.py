@@ -58,7 +58,7 @@ class HipCaseResult:
 
 
 def measure_detection(keypoints: HipKeypoints, geometry: ImageGeometry, cup_diameter_mm: Optional[float],
-                      mirrored: bool = False) -> tuple[HipSideResult, ...]:
+                      mirrored: bool = False, mm_per_unit: float = 1.0) -> tuple[HipSideResult, ...]:
     """Measures per side; ``mirrored``: the pixels were flipped left-right from the geometry's
     columns (points are flipped back before they are placed)."""
     normal = np.asarray(geometry.directions)[:, 2]
@@ -70,7 +70,7 @@ def measure_detection(keypoints: HipKeypoints, geometry: ImageGeometry, cup_diam
             points_rc = {name: np.array([rc[0], columns - 1 - rc[1]]) for name, rc in points_rc.items()}
         ras = points_rc_to_ras(points_rc, geometry)
         try:
-            measures, error = compute_hip_measures(ras, cup_diameter_mm, normal), ""
+            measures, error = compute_hip_measures(ras, cup_diameter_mm, normal, mm_per_unit), ""
         except InputError as failure:
             measures, error = None, str(failure)
         results.append(HipSideResult(side.operated_side, points_rc, ras, side.confidence, measures, error))
@@ -78,8 +78,14 @@ def measure_detection(keypoints: HipKeypoints, geometry: ImageGeometry, cup_diam
 
 
 def analyse_radiograph(radiograph: Radiograph, detector: HipKeypointDetector, *, cup_diameter_mm: Optional[float] = None,
-                       side: str = "auto", geometry: Optional[ImageGeometry] = None,
+                       side: str = "auto", geometry: Optional[ImageGeometry] = None, mm_per_unit: float = 1.0,
                        progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> HipCaseResult:
+    """Keypoints and measures per operated side.
+
+    ``geometry``: where the points are placed (default: the film's own, in mm; a volume
+    node's geometry follows its stored columns, so mirrored pixels are flipped back);
+    ``mm_per_unit``: true mm per unit of that geometry (see ``compute_hip_measures``).
+    """
     mirrored = geometry is not None and radiograph.mirrored  # a volume's own geometry follows its stored columns
     geometry = geometry or radiograph_geometry(radiograph.pixels.shape, radiograph.spacing_mm)
     keypoints = detector.detect(radiograph.pixels, radiograph.spacing_mm, side=side, progress=progress, cancel=cancel)
@@ -88,5 +94,5 @@ def analyse_radiograph(radiograph: Radiograph, detector: HipKeypointDetector, *,
         warnings.append("Pixel spacing is at the detector (no magnification factor): lengths are magnified; "
                         "give the cup diameter to calibrate them.")
     return HipCaseResult(radiograph.source, radiograph.spacing_mm, radiograph.spacing_source,
-                         measure_detection(keypoints, geometry, cup_diameter_mm, mirrored), tuple(warnings),
+                         measure_detection(keypoints, geometry, cup_diameter_mm, mirrored, mm_per_unit), tuple(warnings),
                          keypoints.timings_s)

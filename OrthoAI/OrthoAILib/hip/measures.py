@@ -84,7 +84,7 @@ class HipMeasures:
     rc_vertical_offset_mm: float
     rc_horizontal_offset_mm: float
     calibrated: bool
-    length_scale: float  # factor applied to lengths (1.0 when not calibrated)
+    length_scale: float  # factor from point units to reported mm (1.0 for mm points, not calibrated)
     cup_diameter_measured_mm: float  # |b − j| as measured on the film, before scaling
     cup_center: np.ndarray = field(repr=False)  # c, in the input's 3-D coordinates
     warnings: tuple[str, ...] = ()
@@ -160,12 +160,16 @@ def compute_hip_measures(
     points: Mapping[str, Sequence[float]],
     cup_diameter_mm: float | None = None,
     plane_normal: Sequence[float] | None = None,
+    mm_per_unit: float = 1.0,
 ) -> HipMeasures:
-    """Measures from the nine named landmarks (2-D or 3-D positions, mm).
+    """Measures from the nine named landmarks (2-D or 3-D positions).
 
     ``plane_normal``: normal of the radiograph's plane when known (from the
     volume); otherwise the plane is fitted to the points.
     ``cup_diameter_mm``: true cup diameter for magnification correction.
+    ``mm_per_unit``: millimetres per unit of the point coordinates (1 when the
+    points are in mm; otherwise, for a film displayed with a nominal spacing,
+    true spacing / displayed spacing).
     """
     p3 = validate_landmarks(points)
     if cup_diameter_mm is not None and not (math.isfinite(cup_diameter_mm) and cup_diameter_mm > 0):
@@ -213,8 +217,10 @@ def compute_hip_measures(
     if abs(np.dot(b - i, teardrop_dir)) < abs(np.dot(j - i, teardrop_dir)):
         warnings.append("cup_lateral is nearer the midline than cup_medial; are the two swapped?")
 
-    measured_diameter = float(np.linalg.norm(b - j))
-    scale = cup_diameter_mm / measured_diameter if cup_diameter_mm is not None else 1.0
+    if not (math.isfinite(mm_per_unit) and mm_per_unit > 0):
+        raise InputError(f"mm per unit must be a positive number, got {mm_per_unit}.")
+    measured_diameter = float(np.linalg.norm(b - j)) * mm_per_unit
+    scale = mm_per_unit * (cup_diameter_mm / measured_diameter if cup_diameter_mm is not None else 1.0)
     cup_centre_3d = (p3["cup_lateral"] + p3["cup_medial"]) / 2.0
     return HipMeasures(
         abduction_deg=abduction,

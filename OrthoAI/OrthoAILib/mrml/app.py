@@ -95,6 +95,7 @@ class HeadlessSlicer:
             self.app_logic.SetModuleLogic(module_name, logic)
             self.logics[module_name] = logic
         self.logics["Colors"] = self.color_logic
+        self.app_logic.SetModuleLogic("Colors", self.color_logic)
 
         if install_globals and not in_slicer_application():  # never replace the application's own scene
             self.install_globals()

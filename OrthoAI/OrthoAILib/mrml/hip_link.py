@@ -44,12 +44,13 @@ class HipMeasurementLink:
     """Keeps overlay lines and a measure table in step with a landmarks node."""
 
     def __init__(self, landmarks_node, *, table_node=None, volume_node=None,
-                 cup_diameter_mm: Optional[float] = None, scene=None,
+                 cup_diameter_mm: Optional[float] = None, scene=None, mm_per_unit: float = 1.0,
                  on_update: Optional[Callable[["HipMeasurementLink"], None]] = None) -> None:
         self.scene = current_scene(scene)
         self.landmarks_node = landmarks_node
         self.volume_node = volume_node
         self.cup_diameter_mm = cup_diameter_mm
+        self.mm_per_unit = mm_per_unit  # true mm per scene unit: differs when the film's displayed spacing is nominal
         self.on_update = on_update
         base = landmarks_node.GetName()
         self.table_node = table_node or self.scene.AddNewNodeByClass("vtkMRMLTableNode", f"{base} measures")
@@ -87,7 +88,7 @@ class HipMeasurementLink:
         self._update_lines(points, normal)
         if not failure:
             try:
-                self.measures = compute_hip_measures(points, self.cup_diameter_mm, normal)
+                self.measures = compute_hip_measures(points, self.cup_diameter_mm, normal, self.mm_per_unit)
             except InputError as error:
                 failure = str(error)
         if failure:

@@ -51,7 +51,7 @@ def reset_to_model_points(landmarks_node) -> None:
 
 
 def add_hip_results(volume, sides: Mapping[str, Mapping[str, Sequence[float]]], cup_diameter_mm: Optional[float] = None,
-                    scene=None, model_points: bool = True) -> HipScene:
+                    scene=None, model_points: bool = True, mm_per_unit: float = 1.0) -> HipScene:
     """Landmarks (one node per operated side), live lines and measure tables for ``volume``."""
     scene = current_scene(scene)
     result = HipScene(volume)
@@ -64,7 +64,8 @@ def add_hip_results(volume, sides: Mapping[str, Mapping[str, Sequence[float]]], 
             display = landmarks.GetDisplayNode()
             display.SetGlyphScale(2.0)
             display.SetTextScale(2.5)
-            link = HipMeasurementLink(landmarks, volume_node=volume, cup_diameter_mm=cup_diameter_mm, scene=scene)
+            link = HipMeasurementLink(landmarks, volume_node=volume, cup_diameter_mm=cup_diameter_mm, scene=scene,
+                                      mm_per_unit=mm_per_unit)
             for node in [landmarks, link.table_node, *link.line_nodes.values()]:
                 place_with_input(node, volume)
             result.landmarks[side] = landmarks
@@ -86,28 +87,64 @@ def add_radiograph(pixels: np.ndarray, geometry: ImageGeometry, name: str, scene
     return volume
 
 
-def radiograph_from_volume(volume_node, spacing_mm: Optional[float] = None):
-    """The film in a single-slice volume node, as the hip pipeline reads it, and its geometry.
+def _dicom_file_of(volume_node) -> Optional[str]:
+    """The DICOM file a volume was loaded from (storage node, or the application's DICOM database)."""
+    storage = volume_node.GetStorageNode()
+    if storage is not None and storage.GetFileName():
+        return storage.GetFileName()
+    uids = volume_node.GetAttribute("DICOM.instanceUIDs")
+    database = getattr(slicer, "dicomDatabase", None)
+    if uids and database is not None:
+        return database.fileForInstance(uids.split()[0]) or None
+    return None
 
-    Returns ``(radiograph, geometry)``; a film whose columns run towards the
-    patient's right is flagged ``mirrored`` (the pipeline works in radiological
-    orientation and the caller maps points back through ``geometry``).
+
+def radiograph_from_volume(volume_node, spacing_mm: Optional[float] = None):
+    """The film in a single-slice volume node as the hip pipeline reads it, the node's geometry
+    (unchanged: points are placed where the film is shown), and true mm per scene unit.
+
+    True spacing: the user's, else the DICOM header's by OrthoAI's rules (Slicer's DICOM
+    reader takes ImagerPixelSpacing for DX films, or none at all), else the volume's.
+    When it differs from the spacing the node shows, lengths are scaled by their ratio.
+    A film whose columns run towards the patient's right is flagged ``mirrored``.
     """
-    from ..radiograph_io import Radiograph
+    from ..radiograph_io import Radiograph, dicom_header_spacing
     from .volumes import array_from_volume
 
     array, geometry = array_from_volume(volume_node)
     if array.shape[0] != 1:
         raise InputError(f"'{volume_node.GetName()}' has {array.shape[0]} slices; choose a single radiograph (one slice).")
-    spacing = (geometry.spacing[1], geometry.spacing[0])
-    source = "volume spacing"
+    shown = (geometry.spacing[1], geometry.spacing[0])
+    spacing, source, corrected = shown, "volume spacing", True
+    dicom_file = _dicom_file_of(volume_node)
+    header = dicom_header_spacing(dicom_file) if dicom_file else None
     if spacing_mm:
-        spacing, source = (float(spacing_mm), float(spacing_mm)), "given by the user"
+        spacing, source, corrected = (float(spacing_mm), float(spacing_mm)), "given by the user", True
+    elif header is not None:
+        spacing, source, corrected = header
+        source = f"DICOM {source}"
+    ratios = np.asarray(spacing) / np.asarray(shown)
+    if abs(ratios[0] - ratios[1]) > 0.01 * ratios.mean():
+        raise InputError(f"'{volume_node.GetName()}' is shown with pixel spacing {shown} mm but its true spacing is "
+                         f"{spacing} mm, in different proportions per axis; resample it or give the spacing in mm.")
     mirrored = np.asarray(geometry.directions)[0, 0] > 0  # I axis towards the patient's right
     pixels = array[0].astype(np.float32)
     if mirrored:
         pixels = np.ascontiguousarray(pixels[:, ::-1])
-    if spacing_mm:
-        geometry = ImageGeometry((spacing[1], spacing[0], geometry.spacing[2]), geometry.origin, geometry.directions)
-    return Radiograph(pixels, spacing, source, True, volume_node.GetName(), bool(mirrored)), geometry
+    radiograph = Radiograph(pixels, spacing, source, corrected, volume_node.GetName(), bool(mirrored))
+    return radiograph, geometry, float(ratios.mean())
 
+
+def detect_hip_results(volume_node, detector, *, cup_diameter_mm: Optional[float] = None, spacing_mm: Optional[float] = None,
+                       side: str = "auto", progress=None, cancel=None):
+    """Keypoints, lines and measure tables for the film in ``volume_node`` (the HipTHA module's
+    Detect). The scene changes only once detection succeeded: Cancel or an error leaves it as it was.
+    Returns ``(HipCaseResult, HipScene)``."""
+    from ..hip.analysis import analyse_radiograph
+
+    radiograph, geometry, mm_per_unit = radiograph_from_volume(volume_node, spacing_mm)
+    case = analyse_radiograph(radiograph, detector, cup_diameter_mm=cup_diameter_mm, side=side,
+                              geometry=geometry, mm_per_unit=mm_per_unit, progress=progress, cancel=cancel)
+    scene = add_hip_results(volume_node, {s.operated_side: s.points_ras for s in case.sides}, cup_diameter_mm,
+                            volume_node.GetScene(), mm_per_unit=mm_per_unit)
+    return case, scene
