@@ -182,7 +182,7 @@ def write_radiograph_dicom(path: str | Path, image: np.ndarray, spacing_mm: floa
                            photometric: str = "MONOCHROME2", bits_stored: int = 16,
                            spacing_tag: str = "PixelSpacing", magnification: Optional[float] = None,
                            extra: Optional[dict] = None) -> Path:
-    """A single-frame DX DICOM file (explicit VR little endian) holding ``image`` (uint16, dense bright).
+    """A single-frame DX DICOM file (explicit VR little endian) holding ``image`` (dense bright; 8- or 16-bit).
 
     ``extra``: further top-level attributes by keyword (tests use it to add identifiers
     that must never reach OrthoAI's outputs).
@@ -197,9 +197,10 @@ def write_radiograph_dicom(path: str | Path, image: np.ndarray, spacing_mm: floa
     if image.ndim != 2:
         raise ValueError("image must be 2-D")
     maximum = 2 ** bits_stored - 1
-    pixels = np.clip(image.astype(np.int64), 0, maximum).astype(np.uint16)
+    stored_type = np.uint8 if bits_stored <= 8 else np.uint16
+    pixels = np.clip(image.astype(np.int64), 0, maximum).astype(stored_type)
     if photometric == "MONOCHROME1":
-        pixels = (maximum - pixels).astype(np.uint16)
+        pixels = (maximum - pixels).astype(stored_type)
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.1.1"  # Digital X-Ray Image Storage - For Presentation
     meta.MediaStorageSOPInstanceUID = generate_uid()
@@ -216,7 +217,7 @@ def write_radiograph_dicom(path: str | Path, image: np.ndarray, spacing_mm: floa
     dataset.SamplesPerPixel = 1
     dataset.PhotometricInterpretation = photometric
     dataset.Rows, dataset.Columns = pixels.shape
-    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 16, bits_stored, bits_stored - 1
+    dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit = 8 * stored_type().itemsize, bits_stored, bits_stored - 1
     dataset.PixelRepresentation = 0
     setattr(dataset, spacing_tag, [f"{spacing_mm:.6g}", f"{spacing_mm:.6g}"])
     if magnification is not None:

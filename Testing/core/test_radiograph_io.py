@@ -103,3 +103,11 @@ def test_bad_files_say_what_to_do(tmp_path, film, case, message):
 def test_missing_file(tmp_path):
     with pytest.raises(InputError, match="No such image file"):
         read_radiograph(tmp_path / "absent.dcm")
+
+
+def test_8_bit_cr_film(tmp_path, film):
+    eight_bit = (film // 16).astype(np.uint8)
+    path = write_radiograph_dicom(tmp_path / "cr.dcm", eight_bit, 0.3, bits_stored=8, extra={"Modality": "CR"})
+    assert pydicom.dcmread(path).BitsAllocated == 8
+    radiograph = read_radiograph(path)
+    assert np.array_equal(radiograph.pixels, eight_bit.astype(np.float32)) and radiograph.spacing_mm == (0.3, 0.3)

@@ -136,8 +136,9 @@ def _log(**entry) -> None:
     print(json.dumps(entry), flush=True)
 
 
-def train_detector(samples, validation, iterations: int, work_dir: Path, device, rng):
-    """SSD training with checkpoints (resumed when present); returns the best network and its scores."""
+def train_detector(samples, validation, iterations: int, work_dir: Path, device, rng, target_error_px: float = 0.0):
+    """SSD training with checkpoints (resumed when present), until ``iterations`` or until the validation
+    mean error reaches ``target_error_px`` (0: no target); returns the best network and its scores."""
     import torch
 
     from ..nets.ssd512 import SSD512FPN, multibox_loss
@@ -176,6 +177,9 @@ def train_detector(samples, validation, iterations: int, work_dir: Path, device,
                 torch.save(detector.state_dict(), work_dir / "detector_best.pt")
             torch.save({"model": detector.state_dict(), "optimiser": optimiser.state_dict(),
                         "schedule": schedule.state_dict(), "step": step, "best": best}, checkpoint)
+            if scores["mean_error_px"] <= target_error_px:
+                _log(stage="detector", target_reached=target_error_px, step=step)
+                break
     detector.load_state_dict(torch.load(work_dir / "detector_best.pt", map_location=device))
     return detector, best, time.time() - started
 
@@ -213,7 +217,7 @@ def train_refiner(samples, validation, iterations: int, device, rng):
 
 
 def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: int, refiner_iterations: int,
-          validation_cases: int = 40, seed: int = 0, registry: Path | None = None) -> dict:
+          validation_cases: int = 40, seed: int = 0, registry: Path | None = None, target_error_px: float = 0.0) -> dict:
     import torch
 
     from ..runtime.device import select_device
@@ -226,7 +230,8 @@ def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: 
     samples = build_samples(range(train_cases))
     validation = build_samples(range(VALIDATION_SEED_START, VALIDATION_SEED_START + validation_cases))
     _log(stage="data", train_samples=len(samples), validation_samples=len(validation), seconds=round(time.time() - started, 1))
-    detector, best, detector_seconds = train_detector(samples, validation, detector_iterations, work_dir, device, rng)
+    detector, best, detector_seconds = train_detector(samples, validation, detector_iterations, work_dir, device, rng,
+                                                      target_error_px)
     refiner, refiner_seconds = train_refiner(samples, validation, refiner_iterations, device, rng)
     weights = fit_refinement_weights(detector.cpu().eval(), refiner.cpu().eval(),
                                      range(VALIDATION_SEED_START, VALIDATION_SEED_START + validation_cases // 2))
@@ -301,13 +306,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--train-cases", type=int, default=1500)
     parser.add_argument("--detector-iterations", type=int, default=2000)
     parser.add_argument("--refiner-iterations", type=int, default=1200)
+    parser.add_argument("--target-error-px", type=float, default=0.0,
+                        help="stop the detector early once its validation mean error (512-pixel input) is this low")
     parser.add_argument("--refit-weights", action="store_true",
                         help="only fit the refinement weights of the models already in --out-dir")
     args = parser.parse_args(argv)
     if args.refit_weights:
         print(json.dumps(refit_weights(args.out_dir, args.out_dir / "Models.json"), indent=2))
         return 0
-    entries = train(args.out_dir, args.work_dir, args.train_cases, args.detector_iterations, args.refiner_iterations)
+    entries = train(args.out_dir, args.work_dir, args.train_cases, args.detector_iterations, args.refiner_iterations,
+                    target_error_px=args.target_error_px)
     print(json.dumps({k: v["metrics"] for k, v in entries.items()}, indent=2))
     return 0
 
