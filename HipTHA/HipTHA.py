@@ -52,10 +52,6 @@ class HipTHAParameterNode:
 
 
 class HipTHAWidget(ParameterNodeWidget):
-    def __init__(self, parent=None, logic=None) -> None:
-        ParameterNodeWidget.__init__(self, parent, logic)
-        self._cancel = None  # set while a detection runs
-
     def createLogic(self):
         return HipTHALogic()
 
@@ -78,48 +74,35 @@ class HipTHAWidget(ParameterNodeWidget):
         self.logic.stopFollowing()
         ParameterNodeWidget.onSceneStartClose(self, caller, event)
 
-    def setDefaultParameters(self, parameterNode) -> None:
-        if not parameterNode.inputVolume:
-            parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
-
     def onParameterNodeModified(self, caller=None, event=None) -> None:
         landmarks = self._parameterNode.landmarks if self._parameterNode else None
         volume = self._parameterNode.inputVolume if self._parameterNode else None
         self.ui.applyButton.enabled = landmarks is not None
         self.ui.detectButton.enabled = volume is not None and self._cancel is None
         self.ui.resetButton.enabled = self.logic.hasModelPoints(landmarks)
-        self.ui.exportButton.enabled = bool(self.logic.links)
+        self.ui.exportButton.enabled = bool(self.logic.allLinks())
         self.ui.landmarksWidget.setCurrentNode(landmarks)
 
-    def _progress(self, fraction: float, message: str) -> None:
-        self.ui.progressBar.value = int(round(100 * fraction))
-        self.ui.progressBar.setFormat(f"{message} %p%")
-        slicer.app.processEvents()  # keeps Cancel clickable while detection runs on this thread
+    def _busyButtons(self) -> list:
+        ui = self.ui
+        return [ui.detectButton, ui.loadDemoButton, ui.applyButton, ui.createLandmarksButton, ui.resetButton, ui.exportButton]
 
-    def onDetect(self) -> None:
-        from OrthoAILib.runtime.progress import CancelToken
-
+    def onDetect(self) -> bool:
         p = self._parameterNode
-        self._cancel = CancelToken()
-        self.ui.cancelButton.enabled, self.ui.detectButton.enabled = True, False
-        try:
-            with slicer.util.tryWithErrorDisplay(_("Keypoint detection failed; the scene is unchanged."), waitCursor=True):
-                case = self.logic.detect(p.inputVolume, cupDiameterMm=p.cupDiameterMm or None,
-                                         spacingMm=p.pixelSpacingMm or None, side=p.operatedSide,
-                                         progress=self._progress, cancel=self._cancel, onUpdate=self._showStatus)
-                first = next(iter(self.logic.links.values()))
-                p.landmarks, p.measuresTable = first.landmarks_node, first.table_node
-                self.ui.measuresTableView.setMRMLTableNode(first.table_node)
-                sides = ", ".join(side.operated_side for side in case.sides)
-                self.ui.statusLabel.text = _("Operated side: {sides}. {warnings}").format(sides=sides, warnings=" ".join(case.warnings))
-        finally:
-            self._cancel = None
-            self.ui.cancelButton.enabled = False
-            self.onParameterNodeModified()
-
-    def onCancel(self) -> None:
-        if self._cancel is not None:
-            self._cancel.cancel()
+        case = self.runWithProgress(
+            lambda progress, cancel: self.logic.detect(
+                p.inputVolume, cupDiameterMm=p.cupDiameterMm or None, spacingMm=p.pixelSpacingMm or None,
+                side=p.operatedSide, progress=progress, cancel=cancel, onUpdate=self._showStatus),
+            self._busyButtons(), _("Keypoint detection failed; the scene is unchanged."),
+            _("Detection cancelled; the scene is unchanged."))
+        if case is None:
+            return False
+        first = next(iter(self.logic.links.values()))
+        p.landmarks, p.measuresTable = first.landmarks_node, first.table_node
+        self.ui.measuresTableView.setMRMLTableNode(first.table_node)
+        sides = ", ".join(side.operated_side for side in case.sides)
+        self.ui.statusLabel.text = _("Operated side: {sides}. {warnings}").format(sides=sides, warnings=" ".join(case.warnings))
+        return True
 
     def onReset(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Could not reset the points."), waitCursor=True):
@@ -139,17 +122,20 @@ class HipTHAWidget(ParameterNodeWidget):
         with slicer.util.tryWithErrorDisplay(_("Could not create the landmark set."), waitCursor=True):
             self._parameterNode.landmarks = self.logic.createLandmarks()
             self.ui.landmarksWidget.setCurrentNode(self._parameterNode.landmarks)
-            self.ui.landmarksWidget.enterPlaceModeOnNodeChange = True
+            self.ui.landmarksWidget.placeActive(True)  # clicks on the film now place the points in order
             self.onApply()
 
     def onLoadDemo(self) -> None:
+        loaded = False
         with slicer.util.tryWithErrorDisplay(_("Could not create the demo radiograph."), waitCursor=True):
             volume, truth = self.logic.loadDemoRadiograph()
             truth.SetDisplayVisibility(False)  # kept for comparison, hidden
             self._parameterNode.inputVolume = volume
             self._parameterNode.cupDiameterMm = round(self.logic.demoCupDiameterMm, 1)
             self.logic.showRadiograph(volume)
-        self.onDetect()
+            loaded = True
+        if loaded:
+            self.onDetect()
 
     def onApply(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Could not compute the hip measures."), waitCursor=True):
@@ -292,18 +278,21 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
         return compute_hip_measures(points_from_fiducials(landmarksNode), cupDiameterMm, normal)
 
     def follow(self, landmarksNode, volumeNode=None, tableNode=None, cupDiameterMm=None, onUpdate=None):
-        """Keep lines and the measure table in step with ``landmarksNode`` (replaces any earlier link)."""
-        from OrthoAILib.mrml.hierarchy import place_with_input
+        """Keep lines and the measure table in step with ``landmarksNode``. Landmarks that are already
+        followed (after Detect) keep their link; others get one, replacing an earlier hand-placed set's."""
         from OrthoAILib.mrml.hip_link import HipMeasurementLink
 
         if landmarksNode is None:
             raise ValueError(_("Choose or create a landmark set first."))
-        self.stopFollowing()
+        for link in self.allLinks():
+            if link.landmarks_node is landmarksNode:
+                link.on_update = onUpdate or link.on_update
+                link.set_cup_diameter(cupDiameterMm)
+                return link
+        if self.link is not None:
+            self.link.detach()
         self.link = HipMeasurementLink(landmarksNode, table_node=tableNode, volume_node=volumeNode,
                                        cup_diameter_mm=cupDiameterMm, on_update=onUpdate)
-        if volumeNode is not None:
-            for node in [self.link.table_node, *self.link.line_nodes.values()]:
-                place_with_input(node, volumeNode)
         return self.link
 
     def allLinks(self) -> list:

@@ -41,10 +41,6 @@ class OrthoAIParameterNode:
 
 
 class OrthoAIWidget(ParameterNodeWidget):
-    def __init__(self, parent=None, logic=None) -> None:
-        ParameterNodeWidget.__init__(self, parent, logic)
-        self._cancel = None
-
     def createLogic(self):
         return OrthoAILogic()
 
@@ -57,37 +53,19 @@ class OrthoAIWidget(ParameterNodeWidget):
         self.ui.cancelButton.enabled = False
         self.refreshModelList()
 
-    def setDefaultParameters(self, parameterNode) -> None:
-        if not parameterNode.inputVolume:
-            parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
-
     def refreshModelList(self) -> None:
         with slicer.util.tryWithErrorDisplay(_("Could not read the model registry."), waitCursor=True):
             self.ui.modelsText.plainText = "\n".join(self.logic.describeModels())
 
-    def _progress(self, fraction: float, message: str) -> None:
-        self.ui.progressBar.value = int(round(100 * fraction))
-        self.ui.progressBar.setFormat(f"{message} %p%")
-        slicer.app.processEvents()  # keeps Cancel clickable while the work runs on this thread
-
     def onCheckRuntime(self) -> None:
-        from OrthoAILib.runtime.progress import CancelToken
-
-        self._cancel = CancelToken()
-        self.ui.cancelButton.enabled, self.ui.checkRuntimeButton.enabled = True, False
-        try:
-            with slicer.util.tryWithErrorDisplay(_("The model runtime check failed."), waitCursor=True):
-                summary = self.logic.checkRuntime(forceCpu=self._parameterNode.forceCpu,
-                                                  progress=self._progress, cancel=self._cancel)
-                self.ui.statusLabel.text = _("Runtime works: Dice {dice} on {device} in {seconds} s.").format(
-                    dice=summary["dice_bone"], device=summary["device"], seconds=summary["seconds"])
-        finally:
-            self.ui.cancelButton.enabled, self.ui.checkRuntimeButton.enabled = False, True
-            self._cancel = None
-
-    def onCancel(self) -> None:
-        if self._cancel is not None:
-            self._cancel.cancel()
+        summary = self.runWithProgress(
+            lambda progress, cancel: self.logic.checkRuntime(forceCpu=self._parameterNode.forceCpu,
+                                                             progress=progress, cancel=cancel),
+            [self.ui.checkRuntimeButton, self.ui.importModelButton, self.ui.clearCacheButton],
+            _("The model runtime check failed."), _("Runtime check cancelled; nothing was changed."))
+        if summary:
+            self.ui.statusLabel.text = _("Runtime works: Dice {dice} on {device} in {seconds} s.").format(
+                dice=summary["dice_bone"], device=summary["device"], seconds=summary["seconds"])
 
     def onImportModel(self) -> None:
         modelId = self.ui.modelIdLineEdit.text.strip()
@@ -99,15 +77,17 @@ class OrthoAIWidget(ParameterNodeWidget):
             self.refreshModelList()
 
     def onOpenCache(self) -> None:
-        path = self.logic.cacheDirectory()
-        os.makedirs(path, exist_ok=True)
-        qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(path)))
+        with slicer.util.tryWithErrorDisplay(_("Could not open the model cache folder."), waitCursor=True):
+            path = self.logic.cacheDirectory()
+            os.makedirs(path, exist_ok=True)
+            qt.QDesktopServices.openUrl(qt.QUrl.fromLocalFile(str(path)))
 
     def onClearCache(self) -> None:
         if slicer.util.confirmOkCancelDisplay(_("Delete every downloaded or imported model file?")):
-            freed = self.logic.clearCache()
-            self.ui.statusLabel.text = _("Freed {mb:.1f} MB.").format(mb=freed / 1e6)
-            self.refreshModelList()
+            with slicer.util.tryWithErrorDisplay(_("Could not clear the model cache."), waitCursor=True):
+                freed = self.logic.clearCache()
+                self.ui.statusLabel.text = _("Freed {mb:.1f} MB.").format(mb=freed / 1e6)
+                self.refreshModelList()
 
 
 class OrthoAILogic(ScriptedLoadableModuleLogic):

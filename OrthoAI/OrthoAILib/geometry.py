@@ -80,6 +80,16 @@ def radiograph_geometry(shape: tuple[int, int], spacing_rc: tuple[float, float])
                          directions=RADIOGRAPH_DIRECTIONS)
 
 
+def pixel_points_to_ras(points_rc, geometry: ImageGeometry) -> dict:
+    """Named (row, column) pixel positions of a single-slice image -> RAS mm through its geometry."""
+    return {name: geometry.ijk_to_world([rc[1], rc[0], 0.0]) for name, rc in points_rc.items()}
+
+
+def mirror_columns(points_rc, columns: int) -> dict:
+    """Named (row, column) positions in an image flipped left-right (``columns`` wide)."""
+    return {name: np.array([rc[0], columns - 1 - rc[1]]) for name, rc in points_rc.items()}
+
+
 def lps_to_ras(points: np.ndarray) -> np.ndarray:
     """Flip the first two axes (LPS <-> RAS is its own inverse)."""
     points = np.array(points, dtype=float, copy=True)

@@ -47,10 +47,6 @@ def collect_inputs(path: Path) -> list[Path]:
 
 def write_case_outputs(app, stem: str, out_dir: Path, pixels, geometry, case, cup_diameter_mm, write_scene: bool) -> dict:
     from .markups_json import write_markups_points
-    from .mrml.hip_scene import add_hip_results, add_radiograph
-    from .mrml.render import render_slice_view
-    from .mrml.scene_io import save_scene_bundle
-    from .mrml.views import show_image_and_table
 
     files = {}
     for side in case.sides:
@@ -59,15 +55,11 @@ def write_case_outputs(app, stem: str, out_dir: Path, pixels, geometry, case, cu
                                                            name=f"Hip landmarks {side.operated_side}")
     files["measures"] = write_json(out_dir / f"{stem}.measures.json", case.to_json_dict())
     if write_scene:
-        app.clear()
-        volume = add_radiograph(pixels, geometry, "AP pelvis radiograph", app.scene, study=("Anonymous", "AP pelvis"))
-        scene = add_hip_results(volume, {s.operated_side: s.points_ras for s in case.sides}, cup_diameter_mm, app.scene)
-        first = next(iter(scene.links.values()))
-        show_image_and_table(volume, first.table_node, app.scene)
-        files["scene"] = save_scene_bundle(out_dir / f"{stem}.mrb", app.scene)
-        files["picture"] = render_slice_view(app, volume, out_dir / f"{stem}.png")
-        scene.detach()
-        app.clear()
+        from .mrml.hip_scene import save_hip_scene
+
+        files["scene"], files["picture"] = save_hip_scene(
+            app, pixels, geometry, {s.operated_side: s.points_ras for s in case.sides}, cup_diameter_mm,
+            out_dir / f"{stem}.mrb", out_dir / f"{stem}.png")
     return {key: str(path) for key, path in files.items()}
 
 

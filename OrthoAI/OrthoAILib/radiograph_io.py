@@ -118,10 +118,9 @@ def _read_dicom(path: Path, user_spacing) -> Radiograph:
     else:
         spacing, source, corrected = dicom_spacing(dataset, where)
 
-    mirrored = False
-    orientation = dataset.get("PatientOrientation")
-    if orientation and len(orientation) >= 1 and str(orientation[0]).upper().startswith("R"):
-        pixels, mirrored = pixels[:, ::-1], True  # columns ran towards the patient's right
+    mirrored = columns_towards_patient_right(dataset)
+    if mirrored:
+        pixels = pixels[:, ::-1]
     return Radiograph(np.ascontiguousarray(pixels, dtype=np.float32), spacing, source, corrected, path.name, mirrored)
 
 
@@ -137,11 +136,24 @@ def dicom_spacing(dataset, where: str) -> tuple[tuple[float, float], str, bool]:
             return ((imager[0] / float(factor), imager[1] / float(factor)),
                     "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor", True)
         return imager, "ImagerPixelSpacing (detector plane, not corrected for magnification)", False
-    raise InputError(f"{where}: no PixelSpacing or ImagerPixelSpacing; give the pixel spacing in mm (--spacing).")
+    raise InputError(f"{where}: no PixelSpacing or ImagerPixelSpacing; give the pixel spacing in mm "
+                     "(--spacing, or the module's Pixel spacing).")
 
 
-def dicom_header_spacing(path: str | Path) -> Optional[tuple[tuple[float, float], str, bool]]:
-    """:func:`dicom_spacing` of a DICOM file's header (pixel data not read), or None when it is not DICOM."""
+def columns_towards_patient_right(dataset) -> bool:
+    """True when ``PatientOrientation`` says the columns run towards the patient's right."""
+    orientation = dataset.get("PatientOrientation")
+    return bool(orientation) and str(orientation[0]).upper().startswith("R")
+
+
+@dataclass(frozen=True)
+class DicomHeader:
+    spacing: Optional[tuple[tuple[float, float], str, bool]]  # dicom_spacing(), or None without spacing tags
+    columns_towards_right: bool
+
+
+def read_dicom_header(path: str | Path) -> Optional[DicomHeader]:
+    """Spacing and column direction of a DICOM file (pixel data not read), or None when it is not DICOM."""
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -149,7 +161,11 @@ def dicom_header_spacing(path: str | Path) -> Optional[tuple[tuple[float, float]
         dataset = pydicom.dcmread(path, stop_before_pixels=True)
     except (InvalidDicomError, OSError, ValueError):
         return None
-    return dicom_spacing(dataset, Path(path).name)
+    try:
+        spacing = dicom_spacing(dataset, Path(path).name)
+    except InputError:
+        spacing = None
+    return DicomHeader(spacing, columns_towards_patient_right(dataset))
 
 
 def _read_with_itk(path: Path, suffix: str, user_spacing) -> Radiograph:
@@ -168,6 +184,10 @@ def _read_with_itk(path: Path, suffix: str, user_spacing) -> Radiograph:
         pixels = pixels[0]
     if pixels.ndim != 2:
         raise InputError(f"{path.name}: expected one 2-D image, got an array of shape {pixels.shape}.")
+    # ITK directions are LPS: a first axis pointing to the patient's right (-L) is a mirrored film.
+    mirrored = suffix not in BITMAP_SUFFIXES and image.GetDirection()[0] < 0
+    if mirrored:
+        pixels = np.ascontiguousarray(pixels[:, ::-1])
     if user_spacing is not None:
         spacing, source = user_spacing, "given by the user"
     elif suffix in BITMAP_SUFFIXES:
@@ -175,7 +195,7 @@ def _read_with_itk(path: Path, suffix: str, user_spacing) -> Radiograph:
                          "give it in mm (--spacing, or the module's pixel spacing field).")
     else:
         spacing, source = _positive_spacing(image.GetSpacing()[:2][::-1], path.name), f"{suffix} header"
-    return Radiograph(pixels, spacing, source, True, path.name)
+    return Radiograph(pixels, spacing, source, True, path.name, mirrored)
 
 
 def write_radiograph_dicom(path: str | Path, image: np.ndarray, spacing_mm: float, *,

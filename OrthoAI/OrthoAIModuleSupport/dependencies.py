@@ -50,18 +50,36 @@ def ensure_torch() -> None:
             raise RuntimeError("PyTorch is required and was not installed. Install it from the PyTorch module.")
 
 
+def _packaging_module():
+    """Slicer's package helpers: ``slicer.packaging`` or, in some releases, ``slicer.pydeps``."""
+    import importlib
+
+    for name in ("slicer.packaging", "slicer.pydeps"):
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue
+        if hasattr(module, "pip_ensure") and hasattr(module, "load_requirements"):
+            return module
+    return None
+
+
 def ensure_requirements(requester: str) -> None:
     """The packages of ``Resources/requirements.txt`` (asks the user before installing)."""
     constraints = _constraints_file()
     try:
-        packaging = getattr(slicer, "packaging", None)
-        if packaging is not None and hasattr(packaging, "pip_ensure"):
+        packaging = _packaging_module()
+        if packaging is not None:
             requirements = packaging.load_requirements(REQUIREMENTS)
             packaging.pip_ensure(requirements, constraints=constraints, requester=requester)
-        else:  # Slicer releases before slicer.packaging
-            missing = _missing_requirements()
-            if missing:
-                slicer.util.pip_install(["-r", str(REQUIREMENTS), "-c", constraints])
+            return
+        missing = _missing_requirements()  # Slicer releases without pip_ensure
+        if not missing:
+            return
+        if not slicer.util.confirmOkCancelDisplay(
+                f"{requester} needs these Python packages: {', '.join(missing)}. Install them now?"):
+            raise RuntimeError(f"{requester} cannot run without: {', '.join(missing)}.")
+        slicer.util.pip_install(["-r", str(REQUIREMENTS), "-c", constraints])
     finally:
         os.unlink(constraints)
 

@@ -22,6 +22,7 @@ class ParameterNodeWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.logic = logic  # injectable, so the widget can be tested with a logic of choice
         self._parameterNode = None
         self._parameterNodeGuiTag = None
+        self._cancel = None  # the running task's CancelToken, while one runs
 
     # -- what a module provides -------------------------------------------
     def createLogic(self):
@@ -31,10 +32,48 @@ class ParameterNodeWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         """Connect buttons and other widgets that are not bound to parameters."""
 
     def setDefaultParameters(self, parameterNode) -> None:
-        """Fill empty parameters (for example, the first volume of the scene)."""
+        """Fill empty parameters: by default, the scene's first scalar volume as the input."""
+        if hasattr(parameterNode, "inputVolume") and not parameterNode.inputVolume:
+            parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
 
     def onParameterNodeModified(self, caller=None, event=None) -> None:
         """Refresh what depends on parameters (button states...)."""
+
+    # -- long work: progress bar and Cancel (widgets ``progressBar``, ``cancelButton``) ----
+    def runWithProgress(self, work, busyButtons, errorMessage: str, cancelledMessage: str):
+        """Run ``work(progress, cancel)`` on this thread with a moving progress bar and a working
+        Cancel; the given buttons are disabled meanwhile. Returns work's result, or None when it
+        failed (the error is shown) or was cancelled (``cancelledMessage`` is shown)."""
+        from OrthoAILib.errors import Cancelled
+        from OrthoAILib.runtime.progress import CancelToken
+
+        self._cancel = CancelToken()
+        states = [button.enabled for button in busyButtons]
+        for button in busyButtons:
+            button.enabled = False
+        self.ui.cancelButton.enabled = True
+        try:
+            with slicer.util.tryWithErrorDisplay(errorMessage, waitCursor=True):
+                try:
+                    return work(self._progress, self._cancel)
+                except Cancelled:
+                    self.ui.statusLabel.text = cancelledMessage
+            return None
+        finally:
+            self._cancel = None
+            self.ui.cancelButton.enabled = False
+            for button, state in zip(busyButtons, states):
+                button.enabled = state
+            self.onParameterNodeModified()
+
+    def _progress(self, fraction: float, message: str) -> None:
+        self.ui.progressBar.value = int(round(100 * fraction))
+        self.ui.progressBar.setFormat(f"{message} %p%")
+        slicer.app.processEvents()  # keeps Cancel clickable while the work runs on this thread
+
+    def onCancel(self) -> None:
+        if self._cancel is not None:
+            self._cancel.cancel()
 
     # -- the template's life cycle -----------------------------------------
     def setup(self) -> None:

@@ -62,17 +62,25 @@ def test_results_are_editable_and_reset_returns_the_models_points(scene, detecto
 
 def test_cancel_leaves_the_scene_as_it_was(scene, detector):
     from OrthoAILib.errors import Cancelled
+    from OrthoAILib.mrml.hip_scene import detect_hip_results
     from OrthoAILib.runtime.progress import CancelToken
 
     film = make_pelvis_radiograph(1_000_203, spacing_mm=0.2)
     volume = volume_from_array(film.image, film.geometry, "film", scene)
     before = scene_node_ids(scene)
-    cancel = CancelToken()
-    radiograph, geometry, _ = radiograph_from_volume(volume)
-    with pytest.raises(Cancelled):
-        analyse_radiograph(radiograph, detector, geometry=geometry, cancel=cancel,
-                           progress=lambda fraction, message: cancel.cancel())
-    assert scene_node_ids(scene) == before
+    for cancel_at in (0.0, 0.69):  # while preprocessing, and just before refinement
+        cancel = CancelToken()
+
+        def progress(fraction, message, cancel=cancel, cancel_at=cancel_at):
+            if fraction >= cancel_at:
+                cancel.cancel()
+
+        with pytest.raises(Cancelled):
+            detect_hip_results(volume, detector, cancel=cancel, progress=progress)
+        assert scene_node_ids(scene) == before
+    case, result = detect_hip_results(volume, detector)  # and without cancelling, the results arrive
+    assert scene_node_ids(scene) > before
+    result.detach()
 
 
 @pytest.mark.parametrize("kind", ["generated", "real_world"])
@@ -112,3 +120,34 @@ def test_dicom_loaded_by_slicer_goes_through_the_modules_detection(scene, detect
     assert measured.cup_diameter_measured_mm == pytest.approx(truth.cup_diameter_measured_mm, abs=1.5)
     assert result.landmarks[film.primary_side].GetNumberOfControlPoints() == 9
     result.detach()
+
+
+def test_slicer_loaded_dicom_orientation_and_missing_spacing(scene, tmp_path):
+    """PatientOrientation R\\F (ignored by Slicer's reader) still mirrors; no spacing in the header: the user's wins."""
+    import pydicom
+
+    from OrthoAILib.errors import InputError
+    from OrthoAILib.mrml.app import module_logic
+    from OrthoAILib.radiograph_io import write_radiograph_dicom
+
+    image = (np.random.default_rng(0).random((200, 300)) * 4000).astype(np.uint16)
+    flipped = write_radiograph_dicom(tmp_path / "flipped.dcm", image, 0.15, extra={"PatientOrientation": ["R", "F"]})
+    volume = module_logic("Volumes").AddArchetypeVolume(str(flipped), "flipped")
+    radiograph, _, mm_per_unit = radiograph_from_volume(volume)
+    assert radiograph.mirrored and radiograph.spacing_mm == (0.15, 0.15)
+    bare = write_radiograph_dicom(tmp_path / "bare.dcm", image, 0.15)
+    dataset = pydicom.dcmread(bare)
+    del dataset.PixelSpacing
+    dataset.save_as(bare)
+    volume = module_logic("Volumes").AddArchetypeVolume(str(bare), "bare")
+    radiograph, _, mm_per_unit = radiograph_from_volume(volume, spacing_mm=0.25)
+    assert radiograph.spacing_mm == (0.25, 0.25) and radiograph.spacing_source == "given by the user"
+    assert mm_per_unit == pytest.approx(0.25 / volume.GetSpacing()[0])
+    with pytest.raises(InputError, match="slices"):
+        radiograph_from_volume(volume_from_array(np.zeros((3, 8, 8), np.int16), film_geometry(), "ct", scene))
+
+
+def film_geometry():
+    from OrthoAILib.geometry import ImageGeometry
+
+    return ImageGeometry()

@@ -50,10 +50,15 @@ def test_volume_without_image_is_refused(scene):
         array_from_volume(empty)
 
 
-def test_bad_array_shape_adds_nothing(scene):
+def test_bad_array_shape_is_refused(scene):
+    with pytest.raises(InputError, match="2-D or 3-D"):
+        volume_from_array(np.zeros((2, 2, 2, 2)), ImageGeometry(), "bad", scene)
+
+
+def test_failure_after_the_node_was_added_rolls_it_back(scene):
     from ..conftest import scene_node_ids
 
     before = scene_node_ids(scene)
-    with pytest.raises(InputError, match="2-D or 3-D"):
-        volume_from_array(np.zeros((2, 2, 2, 2)), ImageGeometry(), "bad", scene)
+    with pytest.raises(TypeError, match="suitable VTK type"):  # no float16 voxels in VTK: fails once the node exists
+        volume_from_array(np.zeros((2, 2, 2), dtype=np.float16), ImageGeometry(), "half floats", scene)
     assert scene_node_ids(scene) == before

@@ -162,3 +162,15 @@ def test_cache_dir_follows_environment(monkeypatch, tmp_path):
 
     monkeypatch.setenv("ORTHOAI_CACHE_DIR", str(tmp_path / "c"))
     assert default_cache_dir() == tmp_path / "c"
+
+
+def test_clear_cache_leaves_files_it_does_not_own(tmp_path):
+    store = ModelStore(remote_registry(tmp_path, url=None), cache_dir=tmp_path / "shared-cache")
+    right = tmp_path / "right.pt"
+    right.write_bytes(PAYLOAD)
+    store.import_file("remote-model", right)
+    (tmp_path / "shared-cache" / "remote-model" / "1.2.3" / "other.pt.part").write_bytes(b"12345")
+    unrelated = tmp_path / "shared-cache" / "notes.txt"
+    unrelated.write_text("someone else's file")
+    assert store.clear_cache() == len(PAYLOAD) + 5
+    assert unrelated.exists() and not (tmp_path / "shared-cache" / "remote-model").exists()

@@ -111,3 +111,11 @@ def test_8_bit_cr_film(tmp_path, film):
     assert pydicom.dcmread(path).BitsAllocated == 8
     radiograph = read_radiograph(path)
     assert np.array_equal(radiograph.pixels, eight_bit.astype(np.float32)) and radiograph.spacing_mm == (0.3, 0.3)
+
+
+def test_itk_image_whose_columns_run_to_the_right_is_mirrored(tmp_path, film):
+    image = sitk.GetImageFromArray(film)
+    image.SetDirection((-1.0, 0.0, 0.0, 1.0))  # LPS: first axis towards the patient's right
+    sitk.WriteImage(image, str(tmp_path / "flipped.nrrd"))
+    radiograph = read_radiograph(tmp_path / "flipped.nrrd")
+    assert radiograph.mirrored and np.array_equal(radiograph.pixels, film[:, ::-1].astype(np.float32))

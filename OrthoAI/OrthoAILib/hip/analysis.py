@@ -12,15 +12,11 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
-from ..geometry import ImageGeometry, radiograph_geometry
+from ..geometry import ImageGeometry, mirror_columns, pixel_points_to_ras, radiograph_geometry
 from ..radiograph_io import Radiograph
 from ..runtime.progress import CancelToken, ProgressCallback
 from .keypoint_pipeline import HipKeypointDetector, HipKeypoints
 from .measures import HipMeasures, compute_hip_measures
-
-def points_rc_to_ras(points_rc: dict[str, np.ndarray], geometry: ImageGeometry) -> dict[str, np.ndarray]:
-    return {name: geometry.ijk_to_world([rc[1], rc[0], 0.0]) for name, rc in points_rc.items()}
-
 
 @dataclass(frozen=True)
 class HipSideResult:
@@ -67,8 +63,8 @@ def measure_detection(keypoints: HipKeypoints, geometry: ImageGeometry, cup_diam
     for side in keypoints.sides:
         points_rc = side.points_rc
         if mirrored:
-            points_rc = {name: np.array([rc[0], columns - 1 - rc[1]]) for name, rc in points_rc.items()}
-        ras = points_rc_to_ras(points_rc, geometry)
+            points_rc = mirror_columns(points_rc, columns)
+        ras = pixel_points_to_ras(points_rc, geometry)
         try:
             measures, error = compute_hip_measures(ras, cup_diameter_mm, normal, mm_per_unit), ""
         except InputError as failure:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..geometry import mirror_columns
 from .landmarks import LANDMARK_NAMES
 
 CANONICAL_CLASSES: tuple[str, ...] = (
@@ -65,7 +66,7 @@ def canonical_targets(keypoints_rc: dict[str, dict[str, np.ndarray]], image_colu
     targets["ischium_near"], targets["ischium_far"] = any_side[f"ischium_{near}"], any_side[f"ischium_{far}"]
     targets["pubic_symphysis"] = any_side["pubic_symphysis"]
     if mirrored:
-        targets = {name: np.array([rc[0], image_columns - 1 - rc[1]]) for name, rc in targets.items()}
+        targets = mirror_columns(targets, image_columns)
     return targets
 
 

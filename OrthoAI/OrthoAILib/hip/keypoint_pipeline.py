@@ -20,6 +20,7 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
+from ..geometry import mirror_columns
 from ..runtime.progress import CancelToken, ProgressCallback, report
 from .crops import crop_to_work, crop_work
 from .detector_targets import CANONICAL_CLASSES, CUP_CLASSES, REFINE_SCALE, canonical_to_landmark
@@ -47,12 +48,6 @@ class HipKeypoints:
     timings_s: dict[str, float] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
 
-    def side(self, name: str) -> SideKeypoints:
-        for side in self.sides:
-            if side.operated_side == name:
-                return side
-        raise KeyError(name)
-
 
 def choose_views(cup_scores: np.ndarray, side: str) -> tuple[list[int], list[str]]:
     """Which views to measure: 0 = as drawn (operated hip = patient's right), 1 = mirrored (left).
@@ -78,12 +73,11 @@ def side_results(views: list[HipPreprocessed], chosen: list[int], refined: list[
         operated = "right" if view_index == 0 else "left"
         points, confidence = {}, {}
         for class_index, name in enumerate(CANONICAL_CLASSES):
-            rc = views[view_index].work_to_original(work_points[class_index])
-            if view_index == 1:  # the mirrored view: columns back to the film's
-                rc = np.array([rc[0], columns - 1 - rc[1]])
             landmark = canonical_to_landmark(name, operated)
-            points[landmark] = rc
+            points[landmark] = views[view_index].work_to_original(work_points[class_index])
             confidence[landmark] = float(coarse[view_index, class_index, 2])
+        if view_index == 1:  # the mirrored view: columns back to the film's
+            points = mirror_columns(points, columns)
         results.append(SideKeypoints(operated, points, confidence, float(cup_scores[view_index])))
     if len(results) == 2:  # one pelvis: both views' estimates of the shared points are averaged
         for name in SHARED:
@@ -116,13 +110,14 @@ class HipKeypointDetector:
         timings: dict[str, float] = {}
         started = time.perf_counter()
         report(progress, 0.0, "Preprocessing")
+        cancel.raise_if_cancelled("Keypoint detection")
         views = [preprocess_radiograph(pixels, spacing_mm)]
         cancel.raise_if_cancelled("Keypoint detection")
         views.append(preprocess_radiograph(np.ascontiguousarray(pixels[:, ::-1]), spacing_mm))
         timings["preprocess"] = time.perf_counter() - started
 
+        report(progress, 0.4, "Detecting keypoints")  # the callback may process a Cancel click: check after it
         cancel.raise_if_cancelled("Keypoint detection")
-        report(progress, 0.4, "Detecting keypoints")
         began = time.perf_counter()
         batch = torch.from_numpy(np.stack([v.detector_input for v in views]))[:, None].to(self.device)
         with torch.inference_mode():
@@ -132,11 +127,12 @@ class HipKeypointDetector:
         cup_scores = coarse[:, [CANONICAL_CLASSES.index(n) for n in CUP_CLASSES], 2].mean(axis=1)
         chosen, warnings = choose_views(cup_scores, side)
 
-        cancel.raise_if_cancelled("Keypoint detection")
         report(progress, 0.7, "Refining keypoints")
+        cancel.raise_if_cancelled("Keypoint detection")
         began = time.perf_counter()
         refined = self._refine([(views[v], coarse[v]) for v in chosen])
         timings["refine"] = time.perf_counter() - began
+        cancel.raise_if_cancelled("Keypoint detection")  # last chance: nothing has been written yet
 
         results = side_results(views, chosen, refined, coarse, cup_scores, pixels.shape[1])
         for result in results:

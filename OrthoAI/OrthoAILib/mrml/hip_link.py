@@ -19,6 +19,7 @@ from ..errors import InputError
 from ..hip.landmarks import HIP_LINES, MIDLINE_NAME
 from ..hip.measures import MEASURE_SPECS, HipMeasures, compute_hip_measures, midline_segment
 from .app import current_scene
+from .hierarchy import place_with_input
 from .markups import line_between, points_from_fiducials
 from .tables import table_from_records
 from .volumes import plane_normal_of
@@ -31,6 +32,8 @@ _OBSERVED_EVENTS = (
     slicer.vtkMRMLMarkupsNode.PointPositionUndefinedEvent,  # a label edit fires PointModifiedEvent too
 )
 LINE_COLOR = (1.0, 0.85, 0.2)
+# True mm per scene unit of a landmark set whose film is shown with a nominal spacing (see hip_scene).
+MM_PER_UNIT_ATTRIBUTE = "OrthoAI.MmPerUnit"
 TABLE_COLUMNS = ("Measure", "Key", "Value", "Unit", "Normal range", "Flag")
 
 
@@ -44,22 +47,30 @@ class HipMeasurementLink:
     """Keeps overlay lines and a measure table in step with a landmarks node."""
 
     def __init__(self, landmarks_node, *, table_node=None, volume_node=None,
-                 cup_diameter_mm: Optional[float] = None, scene=None, mm_per_unit: float = 1.0,
+                 cup_diameter_mm: Optional[float] = None, scene=None, mm_per_unit: Optional[float] = None,
                  on_update: Optional[Callable[["HipMeasurementLink"], None]] = None) -> None:
         self.scene = current_scene(scene)
         self.landmarks_node = landmarks_node
         self.volume_node = volume_node
         self.cup_diameter_mm = cup_diameter_mm
-        self.mm_per_unit = mm_per_unit  # true mm per scene unit: differs when the film's displayed spacing is nominal
+        if mm_per_unit is None:  # as stored on the landmarks by detection, else 1 (points in mm)
+            mm_per_unit = float(landmarks_node.GetAttribute(MM_PER_UNIT_ATTRIBUTE) or 1.0)
+        self.mm_per_unit = mm_per_unit
         self.on_update = on_update
         base = landmarks_node.GetName()
         self.table_node = table_node or self.scene.AddNewNodeByClass("vtkMRMLTableNode", f"{base} measures")
+        if table_node is None and volume_node is not None:
+            place_with_input(self.table_node, volume_node)  # results live under the film's study
         self.line_nodes: dict[str, object] = {}
         self.measures: Optional[HipMeasures] = None
         self.status = ""
         self.last_update_seconds = 0.0
         self._observer_tags = [landmarks_node.AddObserver(event, self._on_landmarks_event) for event in _OBSERVED_EVENTS]
-        self.update()
+        try:
+            self.update()
+        except Exception:
+            self.detach()
+            raise
 
     # -- observer ---------------------------------------------------------
     def _on_landmarks_event(self, caller, event) -> None:
@@ -107,17 +118,21 @@ class HipMeasurementLink:
         return self.measures
 
     def _line(self, name: str, start, end):
+        full_name = f"{self.landmarks_node.GetName()} {name}"
         node = self.line_nodes.get(name)
-        created = node is None
-        node = line_between(start, end, f"{self.landmarks_node.GetName()} {name}", self.scene, node)
-        if created:
+        if node is None:  # a line left by an earlier link on these landmarks is reused, not duplicated
+            node = self.scene.GetFirstNode(full_name, "vtkMRMLMarkupsLineNode")
+        node = line_between(start, end, full_name, self.scene, node)
+        if node not in self.line_nodes.values():
             node.SetLocked(True)  # lines follow the points; the user moves the points
             display = node.GetDisplayNode()
             display.SetSelectedColor(*LINE_COLOR)
             display.SetColor(*LINE_COLOR)
             display.SetPropertiesLabelVisibility(False)
             display.SetPointLabelsVisibility(False)
-            self.line_nodes[name] = node
+            if self.volume_node is not None:
+                place_with_input(node, self.volume_node)
+        self.line_nodes[name] = node
         node.SetDisplayVisibility(True)
 
     def _update_lines(self, points, normal) -> None:

@@ -19,7 +19,7 @@ from ..errors import InputError
 from ..geometry import ImageGeometry
 from .app import current_scene
 from .hierarchy import create_patient_study, move_under, place_with_input
-from .hip_link import HipMeasurementLink
+from .hip_link import MM_PER_UNIT_ATTRIBUTE, HipMeasurementLink
 from .markups import fiducials_from_points
 from .scene_edit import SceneTransaction
 from .volumes import volume_from_array
@@ -55,21 +55,24 @@ def add_hip_results(volume, sides: Mapping[str, Mapping[str, Sequence[float]]], 
     """Landmarks (one node per operated side), live lines and measure tables for ``volume``."""
     scene = current_scene(scene)
     result = HipScene(volume)
-    with SceneTransaction(scene):
-        for side, points in sides.items():
-            name = f"Hip landmarks ({side})" if len(sides) > 1 else "Hip landmarks"
-            landmarks = fiducials_from_points(points, name, scene)
-            if model_points:
-                store_model_points(landmarks, points)
-            display = landmarks.GetDisplayNode()
-            display.SetGlyphScale(2.0)
-            display.SetTextScale(2.5)
-            link = HipMeasurementLink(landmarks, volume_node=volume, cup_diameter_mm=cup_diameter_mm, scene=scene,
-                                      mm_per_unit=mm_per_unit)
-            for node in [landmarks, link.table_node, *link.line_nodes.values()]:
-                place_with_input(node, volume)
-            result.landmarks[side] = landmarks
-            result.links[side] = link
+    try:
+        with SceneTransaction(scene):
+            for side, points in sides.items():
+                name = f"Hip landmarks ({side})" if len(sides) > 1 else "Hip landmarks"
+                landmarks = fiducials_from_points(points, name, scene)
+                if model_points:
+                    store_model_points(landmarks, points)
+                landmarks.SetAttribute(MM_PER_UNIT_ATTRIBUTE, repr(float(mm_per_unit)))
+                display = landmarks.GetDisplayNode()
+                display.SetGlyphScale(2.0)
+                display.SetTextScale(2.5)
+                place_with_input(landmarks, volume)
+                result.landmarks[side] = landmarks
+                result.links[side] = HipMeasurementLink(landmarks, volume_node=volume, cup_diameter_mm=cup_diameter_mm,
+                                                        scene=scene)
+    except Exception:
+        result.detach()  # the transaction removed the nodes; the observers go too
+        raise
     return result
 
 
@@ -106,32 +109,36 @@ def radiograph_from_volume(volume_node, spacing_mm: Optional[float] = None):
     True spacing: the user's, else the DICOM header's by OrthoAI's rules (Slicer's DICOM
     reader takes ImagerPixelSpacing for DX films, or none at all), else the volume's.
     When it differs from the spacing the node shows, lengths are scaled by their ratio.
-    A film whose columns run towards the patient's right is flagged ``mirrored``.
+    A film whose columns run towards the patient's right (by its geometry, or by the DICOM
+    ``PatientOrientation`` that Slicer's reader ignores) is flagged ``mirrored``.
     """
-    from ..radiograph_io import Radiograph, dicom_header_spacing
+    from ..radiograph_io import Radiograph, read_dicom_header
     from .volumes import array_from_volume
 
     array, geometry = array_from_volume(volume_node)
     if array.shape[0] != 1:
         raise InputError(f"'{volume_node.GetName()}' has {array.shape[0]} slices; choose a single radiograph (one slice).")
-    shown = (geometry.spacing[1], geometry.spacing[0])
-    spacing, source, corrected = shown, "volume spacing", True
     dicom_file = _dicom_file_of(volume_node)
-    header = dicom_header_spacing(dicom_file) if dicom_file else None
+    header = read_dicom_header(dicom_file) if dicom_file else None
+    shown = (geometry.spacing[1], geometry.spacing[0])
     if spacing_mm:
         spacing, source, corrected = (float(spacing_mm), float(spacing_mm)), "given by the user", True
-    elif header is not None:
-        spacing, source, corrected = header
+    elif header is not None and header.spacing is not None:
+        (spacing, source, corrected) = header.spacing
         source = f"DICOM {source}"
+    else:
+        spacing, source, corrected = shown, "volume spacing", True
     ratios = np.asarray(spacing) / np.asarray(shown)
     if abs(ratios[0] - ratios[1]) > 0.01 * ratios.mean():
         raise InputError(f"'{volume_node.GetName()}' is shown with pixel spacing {shown} mm but its true spacing is "
                          f"{spacing} mm, in different proportions per axis; resample it or give the spacing in mm.")
-    mirrored = np.asarray(geometry.directions)[0, 0] > 0  # I axis towards the patient's right
+    mirrored = bool(np.asarray(geometry.directions)[0, 0] > 0)  # I axis towards the patient's right
+    if header is not None and header.columns_towards_right:
+        mirrored = not mirrored
     pixels = array[0].astype(np.float32)
     if mirrored:
         pixels = np.ascontiguousarray(pixels[:, ::-1])
-    radiograph = Radiograph(pixels, spacing, source, corrected, volume_node.GetName(), bool(mirrored))
+    radiograph = Radiograph(pixels, spacing, source, corrected, volume_node.GetName(), mirrored)
     return radiograph, geometry, float(ratios.mean())
 
 
@@ -148,3 +155,22 @@ def detect_hip_results(volume_node, detector, *, cup_diameter_mm: Optional[float
     scene = add_hip_results(volume_node, {s.operated_side: s.points_ras for s in case.sides}, cup_diameter_mm,
                             volume_node.GetScene(), mm_per_unit=mm_per_unit)
     return case, scene
+
+
+def save_hip_scene(app, pixels: np.ndarray, geometry: ImageGeometry, sides: Mapping[str, Mapping[str, Sequence[float]]],
+                   cup_diameter_mm: Optional[float], bundle_path, picture_path):
+    """A film with its results as a scene bundle and a slice-view picture, in a headless
+    application's scene (emptied before and after). Returns the two paths."""
+    from .render import render_slice_view
+    from .scene_io import save_scene_bundle
+    from .views import show_image_and_table
+
+    app.clear()
+    volume = add_radiograph(pixels, geometry, "AP pelvis radiograph", app.scene, study=("Anonymous", "AP pelvis"))
+    results = add_hip_results(volume, sides, cup_diameter_mm, app.scene)
+    try:
+        show_image_and_table(volume, next(iter(results.links.values())).table_node, app.scene)
+        return save_scene_bundle(bundle_path, app.scene), render_slice_view(app, volume, picture_path)
+    finally:
+        results.detach()
+        app.clear()

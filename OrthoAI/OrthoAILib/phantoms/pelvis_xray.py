@@ -23,7 +23,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..geometry import ImageGeometry, radiograph_geometry
+from ..geometry import ImageGeometry, pixel_points_to_ras, radiograph_geometry
 from .glyphs import stamp_text
 from .raster import Canvas
 
@@ -59,7 +59,7 @@ class PelvisRadiograph:
         return self.operated_sides[0]
 
     def keypoints_ras_for(self, side: str) -> dict[str, np.ndarray]:
-        return {name: self.geometry.ijk_to_world([rc[1], rc[0], 0.0]) for name, rc in self.keypoints_rc[side].items()}
+        return pixel_points_to_ras(self.keypoints_rc[side], self.geometry)
 
     @property
     def keypoints_ras(self) -> dict[str, np.ndarray]:

@@ -121,9 +121,19 @@ class ModelStore:
         return target
 
     def clear_cache(self) -> int:
-        """Delete every cached model file; returns the bytes freed. Shipped files are untouched."""
-        if not self.cache_dir.is_dir():
-            return 0
-        freed = sum(p.stat().st_size for p in self.cache_dir.rglob("*") if p.is_file())
-        shutil.rmtree(self.cache_dir)
+        """Delete the cached model files this registry knows, and unfinished downloads or imports;
+        returns the bytes freed. Shipped files, and anything else in the folder, are untouched."""
+        freed = 0
+        for entry in self.registry.entries():
+            folder = self.cache_dir / entry.id
+            if not folder.is_dir():
+                continue
+            leftovers = [p for p in folder.rglob("*") if p.is_file() and p.name.endswith((".part", ".importing"))]
+            for path in [self.cache_path(entry), *leftovers]:
+                if path.is_file():
+                    freed += path.stat().st_size
+                    path.unlink()
+            for directory in sorted((d for d in folder.rglob("*") if d.is_dir()), reverse=True) + [folder]:
+                if not any(directory.iterdir()):
+                    directory.rmdir()
         return freed
