@@ -209,7 +209,6 @@ def write_radiograph_dicom(path: str | Path, image: np.ndarray, spacing_mm: floa
     """
     import datetime
 
-    import pydicom
     from pydicom.dataset import FileDataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 

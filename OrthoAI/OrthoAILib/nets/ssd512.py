@@ -74,7 +74,7 @@ class SSD512FPN(nn.Module):
         self.image_size = image_size
         scaled = lambda c: max(8, int(round(c * width)))  # noqa: E731
 
-        layers, channels, taps = [], in_channels, []
+        layers, channels = [], in_channels
         for item in VGG16_LAYOUT:  # L1–L17
             if item == "M":
                 layers.append(nn.MaxPool2d(2, 2, ceil_mode=True))
