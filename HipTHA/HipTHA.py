@@ -1,8 +1,8 @@
 """HipTHA: hip-arthroplasty measures from keypoints on an AP pelvis radiograph.
 
 Thin module file: widgets and parameter node only. The measures live in
-``OrthoAILib.hip`` (core) and the live link to the scene in
-``OrthoAILib.mrml.hip_link`` (bridge).
+``OrthoAILib.pipelines.hip`` (core) and the live link to the scene in
+``OrthoAILib.mrml.hip.link`` (bridge).
 """
 
 import logging
@@ -181,7 +181,7 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
             from OrthoAIModuleSupport.dependencies import ensure_dependencies
 
             ensure_dependencies("HipTHA", need_torch=True)
-            from OrthoAILib.hip.keypoint_pipeline import HipKeypointDetector
+            from OrthoAILib.pipelines.hip.keypoint_pipeline import HipKeypointDetector
 
             self._detector = HipKeypointDetector()
         return self._detector
@@ -190,9 +190,9 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
         """Keypoints from the radiograph in ``volumeNode``: landmarks, lines and tables per operated side.
 
         The scene changes only after detection succeeded; Cancel or an error leaves it as it was.
-        Returns ``OrthoAILib.hip.analysis.HipCaseResult``.
+        Returns ``OrthoAILib.pipelines.hip.analysis.HipCaseResult``.
         """
-        from OrthoAILib.mrml.hip_scene import detect_hip_results
+        from OrthoAILib.mrml.hip.scene import detect_hip_results
 
         if volumeNode is None:
             raise ValueError(_("Choose the radiograph first."))
@@ -210,19 +210,19 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
         listed in the summary and skipped. (Scene bundles and pictures per film: ``orthoai hip``.)"""
         from pathlib import Path
 
-        from OrthoAILib.hip_batch import run_hip_batch
+        from OrthoAILib.apps.hip_batch import run_hip_batch
 
         return run_hip_batch(Path(source), Path(outputFolder), cup_diameter_mm=cupDiameterMm, spacing_mm=spacingMm,
                              side=side, write_scene=False, detector=self.detector(), log=logging.info)
 
     def hasModelPoints(self, landmarksNode) -> bool:
-        from OrthoAILib.mrml.hip_scene import MODEL_POINTS_ATTRIBUTE
+        from OrthoAILib.mrml.hip.scene import MODEL_POINTS_ATTRIBUTE
 
         return landmarksNode is not None and bool(landmarksNode.GetAttribute(MODEL_POINTS_ATTRIBUTE))
 
     def resetToModelPoints(self, landmarksNode) -> None:
         """Undo the user's corrections: the landmarks go back to the detector's positions."""
-        from OrthoAILib.mrml.hip_scene import reset_to_model_points
+        from OrthoAILib.mrml.hip.scene import reset_to_model_points
 
         reset_to_model_points(landmarksNode)
 
@@ -243,7 +243,7 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
         """``hip_report.json``, ``hip_report.csv`` and, in the application, ``hip_report.png`` (the Red view)."""
         from pathlib import Path
 
-        from OrthoAILib.hip.report import csv_rows, write_csv, write_json
+        from OrthoAILib.pipelines.hip.report import csv_rows, write_csv, write_json
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -263,14 +263,14 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
 
     def createLandmarks(self, name: str = "Hip landmarks"):
         """A landmark set whose nine named points the user places in order."""
-        from OrthoAILib.hip.landmarks import LANDMARK_NAMES
+        from OrthoAILib.pipelines.hip.landmarks import LANDMARK_NAMES
         from OrthoAILib.mrml.markups import unplaced_fiducials
 
         return unplaced_fiducials(LANDMARK_NAMES, slicer.mrmlScene.GenerateUniqueName(name))
 
     def measure(self, landmarksNode, cupDiameterMm: Optional[float] = None, volumeNode=None):
-        """One-off measures (``OrthoAILib.hip.HipMeasures``); raises ``InputError`` naming what is missing."""
-        from OrthoAILib.hip.measures import compute_hip_measures
+        """One-off measures (``OrthoAILib.pipelines.hip.HipMeasures``); raises ``InputError`` naming what is missing."""
+        from OrthoAILib.pipelines.hip.measures import compute_hip_measures
         from OrthoAILib.mrml.markups import points_from_fiducials
         from OrthoAILib.mrml.volumes import plane_normal_of
 
@@ -280,7 +280,7 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
     def follow(self, landmarksNode, volumeNode=None, tableNode=None, cupDiameterMm=None, onUpdate=None):
         """Keep lines and the measure table in step with ``landmarksNode``. Landmarks that are already
         followed (after Detect) keep their link; others get one, replacing an earlier hand-placed set's."""
-        from OrthoAILib.mrml.hip_link import HipMeasurementLink
+        from OrthoAILib.mrml.hip.link import HipMeasurementLink
 
         if landmarksNode is None:
             raise ValueError(_("Choose or create a landmark set first."))

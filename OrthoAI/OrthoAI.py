@@ -130,7 +130,7 @@ class OrthoAILogic(ScriptedLoadableModuleLogic):
         from OrthoAIModuleSupport.dependencies import ensure_dependencies
 
         ensure_dependencies("OrthoAI", need_torch=True)
-        from OrthoAILib.runtime.selfcheck import run_runtime_check
+        from OrthoAILib.pipelines.bone_phantom.pipeline import run_runtime_check
 
         check = run_runtime_check(force_cpu=forceCpu, progress=progress, cancel=cancel)
         if showResult:

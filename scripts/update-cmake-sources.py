@@ -10,8 +10,9 @@ from pathlib import Path
 
 module = Path(__file__).resolve().parent.parent / "OrthoAI"
 cmake = module / "CMakeLists.txt"
+# Training code stays in the source tree: Slicer installs only what runs inference.
 files = sorted(str(p.relative_to(module)) for package in ("OrthoAILib", "OrthoAIModuleSupport")
-               for p in (module / package).rglob("*.py"))
+               for p in (module / package).rglob("*.py") if "training" not in p.relative_to(module).parts)
 listing = "\n".join(["  ${MODULE_NAME}.py", *(f"  {f}" for f in files), "  "])
 text = re.sub(r"(set\(MODULE_PYTHON_SCRIPTS\n)(.*?)(\))", lambda m: m.group(1) + listing + m.group(3),
               cmake.read_text(), count=1, flags=re.S)

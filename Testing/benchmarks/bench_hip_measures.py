@@ -30,7 +30,7 @@ def _summary(seconds: list[float]) -> dict:
 
 
 def bench_core(points, runs: int = 3000) -> dict:
-    from OrthoAILib.hip import compute_hip_measures
+    from OrthoAILib.pipelines.hip import compute_hip_measures
 
     timings = []
     for _ in range(runs):
@@ -42,7 +42,7 @@ def bench_core(points, runs: int = 3000) -> dict:
 
 def bench_live_drag(radiograph, runs: int = 500) -> dict:
     from OrthoAILib.mrml.app import HeadlessSlicer
-    from OrthoAILib.mrml.hip_link import HipMeasurementLink
+    from OrthoAILib.mrml.hip.link import HipMeasurementLink
     from OrthoAILib.mrml.markups import fiducials_from_points
     from OrthoAILib.mrml.volumes import volume_from_array
 

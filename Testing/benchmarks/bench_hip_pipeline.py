@@ -21,9 +21,9 @@ RUNS = 5
 MEASURE = r"""
 import json, resource, statistics, sys, time
 started = time.perf_counter()
-from OrthoAILib.hip.analysis import analyse_radiograph
-from OrthoAILib.hip.keypoint_pipeline import HipKeypointDetector
-from OrthoAILib.radiograph_io import read_radiograph
+from OrthoAILib.pipelines.hip.analysis import analyse_radiograph
+from OrthoAILib.pipelines.hip.keypoint_pipeline import HipKeypointDetector
+from OrthoAILib.io.radiograph import read_radiograph
 import torch
 detector = HipKeypointDetector()
 setup = time.perf_counter() - started
@@ -51,7 +51,7 @@ print(json.dumps({
 
 def main() -> dict:
     from OrthoAILib.phantoms.pelvis_xray import make_pelvis_radiograph
-    from OrthoAILib.radiograph_io import write_radiograph_dicom
+    from OrthoAILib.io.radiograph import write_radiograph_dicom
 
     film = make_pelvis_radiograph(1_000_500, operated="right", spacing_mm=0.1)
     with tempfile.TemporaryDirectory() as folder:

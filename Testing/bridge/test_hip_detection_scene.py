@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from OrthoAILib.hip.analysis import analyse_radiograph
-from OrthoAILib.mrml.hip_scene import add_hip_results, radiograph_from_volume, reset_to_model_points
+from OrthoAILib.pipelines.hip.analysis import analyse_radiograph
+from OrthoAILib.mrml.hip.scene import add_hip_results, radiograph_from_volume, reset_to_model_points
 from OrthoAILib.mrml.markups import points_from_fiducials
 from OrthoAILib.mrml.volumes import volume_from_array
 from OrthoAILib.phantoms.pelvis_xray import make_pelvis_radiograph
@@ -14,7 +14,7 @@ from ..conftest import scene_node_ids
 
 @pytest.fixture(scope="module")
 def detector():
-    from OrthoAILib.hip.keypoint_pipeline import HipKeypointDetector
+    from OrthoAILib.pipelines.hip.keypoint_pipeline import HipKeypointDetector
 
     return HipKeypointDetector()
 
@@ -62,7 +62,7 @@ def test_results_are_editable_and_reset_returns_the_models_points(scene, detecto
 
 def test_cancel_leaves_the_scene_as_it_was(scene, detector):
     from OrthoAILib.errors import Cancelled
-    from OrthoAILib.mrml.hip_scene import detect_hip_results
+    from OrthoAILib.mrml.hip.scene import detect_hip_results
     from OrthoAILib.runtime.progress import CancelToken
 
     film = make_pelvis_radiograph(1_000_203, spacing_mm=0.2)
@@ -87,8 +87,8 @@ def test_cancel_leaves_the_scene_as_it_was(scene, detector):
 def test_dicom_loaded_by_slicer_goes_through_the_modules_detection(scene, detector, tmp_path, kind):
     """As a user does it: Slicer's volume reader loads the DICOM file, then Detect runs on the node."""
     from OrthoAILib.mrml.app import module_logic
-    from OrthoAILib.mrml.hip_scene import detect_hip_results
-    from OrthoAILib.radiograph_io import write_radiograph_dicom
+    from OrthoAILib.mrml.hip.scene import detect_hip_results
+    from OrthoAILib.io.radiograph import write_radiograph_dicom
 
     film = make_pelvis_radiograph(1_000_204 if kind == "generated" else 1_000_205,
                                   operated="right" if kind == "generated" else "left", spacing_mm=0.2)
@@ -105,7 +105,7 @@ def test_dicom_loaded_by_slicer_goes_through_the_modules_detection(scene, detect
     assert side.operated_side == film.primary_side
     assert case.spacing_mm == pytest.approx((0.2, 0.2)) and case.spacing_source.startswith("DICOM")
     # points sit on the film as Slicer shows it (its reader's spacing), whatever the true spacing
-    from OrthoAILib.hip.measures import compute_hip_measures
+    from OrthoAILib.pipelines.hip.measures import compute_hip_measures
     from OrthoAILib.mrml.volumes import geometry_of
 
     shown = geometry_of(volume)
@@ -128,7 +128,7 @@ def test_slicer_loaded_dicom_orientation_and_missing_spacing(scene, tmp_path):
 
     from OrthoAILib.errors import InputError
     from OrthoAILib.mrml.app import module_logic
-    from OrthoAILib.radiograph_io import write_radiograph_dicom
+    from OrthoAILib.io.radiograph import write_radiograph_dicom
 
     image = (np.random.default_rng(0).random((200, 300)) * 4000).astype(np.uint16)
     flipped = write_radiograph_dicom(tmp_path / "flipped.dcm", image, 0.15, extra={"PatientOrientation": ["R", "F"]})

@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from OrthoAILib.hip import compute_hip_measures
-from OrthoAILib.hip.landmarks import HIP_LINES, MIDLINE_NAME
-from OrthoAILib.mrml.hip_link import HipMeasurementLink
+from OrthoAILib.pipelines.hip import compute_hip_measures
+from OrthoAILib.pipelines.hip.landmarks import HIP_LINES, MIDLINE_NAME
+from OrthoAILib.mrml.hip.link import HipMeasurementLink
 from OrthoAILib.mrml.markups import fiducials_from_points, points_from_fiducials
 from OrthoAILib.mrml.tables import records_from_table
 from OrthoAILib.mrml.volumes import volume_from_array

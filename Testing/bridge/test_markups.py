@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from OrthoAILib.errors import InputError
-from OrthoAILib.markups_json import read_markups_points, write_markups_points
+from OrthoAILib.io.markups_json import read_markups_points, write_markups_points
 from OrthoAILib.mrml.markups import (
     fiducials_from_points, line_between, load_markups, points_from_fiducials, roi_from_box, save_markups,
     unplaced_fiducials,

@@ -2,7 +2,7 @@ import numpy as np
 import vtk
 from vtk.util.numpy_support import vtk_to_numpy
 
-from OrthoAILib.mrml.hip_link import LINE_COLOR, HipMeasurementLink
+from OrthoAILib.mrml.hip.link import LINE_COLOR, HipMeasurementLink
 from OrthoAILib.mrml.markups import fiducials_from_points
 from OrthoAILib.mrml.render import render_slice_view
 from OrthoAILib.mrml.volumes import volume_from_array

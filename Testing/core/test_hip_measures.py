@@ -5,8 +5,8 @@ import pytest
 
 from OrthoAILib.errors import InputError
 from OrthoAILib.geometry import lps_to_ras
-from OrthoAILib.hip import LANDMARK_NAMES, MEASURE_SPECS, compute_hip_measures
-from OrthoAILib.hip.measures import MEASURE_KEYS, midline_segment
+from OrthoAILib.pipelines.hip import LANDMARK_NAMES, MEASURE_SPECS, compute_hip_measures
+from OrthoAILib.pipelines.hip.measures import MEASURE_KEYS, midline_segment
 
 from ..conftest import embed_in_3d, random_rotation
 

@@ -5,10 +5,10 @@ import pytest
 import SimpleITK as sitk
 
 from OrthoAILib.errors import InputError
-from OrthoAILib.hip.crops import crop_to_work, crop_work, work_to_crop
-from OrthoAILib.hip.detector_targets import CANONICAL_CLASSES, canonical_targets, canonical_to_landmark
-from OrthoAILib.hip.landmarks import LANDMARK_NAMES
-from OrthoAILib.hip.preprocess import DETECTOR_SIZE, discard_lowest_and_normalise, preprocess_radiograph, resample_to_work
+from OrthoAILib.pipelines.hip.crops import crop_to_work, crop_work, work_to_crop
+from OrthoAILib.pipelines.hip.detector_targets import CANONICAL_CLASSES, canonical_targets, canonical_to_landmark
+from OrthoAILib.pipelines.hip.landmarks import LANDMARK_NAMES
+from OrthoAILib.pipelines.hip.preprocess import DETECTOR_SIZE, discard_lowest_and_normalise, preprocess_radiograph, resample_to_work
 from OrthoAILib.phantoms.pelvis_xray import make_pelvis_radiograph
 
 
@@ -93,7 +93,7 @@ def test_canonical_targets_name_every_landmark_and_mirror():
     ((0.1, 0.1), "both", [0, 1], False),
 ])
 def test_operated_side_choice(scores, side, expected, warned):
-    from OrthoAILib.hip.keypoint_pipeline import choose_views
+    from OrthoAILib.pipelines.hip.keypoint_pipeline import choose_views
 
     chosen, warnings = choose_views(np.array(scores), side)
     assert chosen == expected and bool(warnings) == warned

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from OrthoAILib.errors import InputError
-from OrthoAILib.markups_json import read_markups_points, write_markups_points
+from OrthoAILib.io.markups_json import read_markups_points, write_markups_points
 
 
 def _points():

@@ -10,7 +10,7 @@ from OrthoAILib.errors import Cancelled, ModelError
 from OrthoAILib.runtime.device import select_device
 from OrthoAILib.runtime.inference import count_windows, sliding_window_predict
 from OrthoAILib.runtime.progress import CancelToken
-from OrthoAILib.runtime.selfcheck import run_runtime_check
+from OrthoAILib.pipelines.bone_phantom.pipeline import run_runtime_check
 from OrthoAILib.runtime.torchscript import load_torchscript_file
 
 

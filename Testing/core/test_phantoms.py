@@ -3,7 +3,7 @@ import math
 import numpy as np
 import pytest
 
-from OrthoAILib.hip import compute_hip_measures
+from OrthoAILib.pipelines.hip import compute_hip_measures
 from OrthoAILib.phantoms.bone_ct import make_bone_phantom
 from OrthoAILib.phantoms.pelvis_xray import make_pelvis_radiograph
 from OrthoAILib.phantoms.raster import disk_mask, ellipse_mask, polygon_mask

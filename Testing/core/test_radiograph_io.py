@@ -6,7 +6,7 @@ import pytest
 import SimpleITK as sitk
 
 from OrthoAILib.errors import InputError
-from OrthoAILib.radiograph_io import read_radiograph, write_radiograph_dicom
+from OrthoAILib.io.radiograph import read_radiograph, write_radiograph_dicom
 
 IDENTIFIERS = {"PatientName": "DOE^JANE", "PatientID": "MRN-0042", "PatientBirthDate": "19500101",
                "InstitutionName": "General Hospital", "AccessionNumber": "ACC123"}

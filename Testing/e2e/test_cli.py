@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from OrthoAILib.hip.measures import MEASURE_KEYS
-from OrthoAILib.markups_json import write_markups_points
+from OrthoAILib.pipelines.hip.measures import MEASURE_KEYS
+from OrthoAILib.io.markups_json import write_markups_points
 
 from ..conftest import embed_in_3d, hand_computed_landmarks, random_rotation
 

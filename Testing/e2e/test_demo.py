@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from OrthoAILib.mrml.app import HeadlessSlicer
-from OrthoAILib.mrml.hip_scene import MODEL_POINTS_ATTRIBUTE
+from OrthoAILib.mrml.hip.scene import MODEL_POINTS_ATTRIBUTE
 from OrthoAILib.mrml.markups import points_from_fiducials
 from OrthoAILib.mrml.scene_io import load_scene_bundle
 from OrthoAILib.mrml.tables import records_from_table

@@ -8,7 +8,7 @@ import pytest
 import SimpleITK as sitk
 
 from OrthoAILib.phantoms.pelvis_xray import make_pelvis_radiograph
-from OrthoAILib.radiograph_io import write_radiograph_dicom
+from OrthoAILib.io.radiograph import write_radiograph_dicom
 
 from .test_cli import orthoai
 

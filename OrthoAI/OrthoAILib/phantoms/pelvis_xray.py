@@ -12,7 +12,7 @@ lines, collimation edges and burned-in text, and deterministic from its seed.
 
 Films are in radiological orientation (the patient's right on the image's
 left, superior at the top), MONOCHROME2 (dense is bright). Keypoints come per
-operated side, with the nine role names of ``OrthoAILib.hip.landmarks``.
+operated side, with the nine role names of ``OrthoAILib.pipelines.hip.landmarks``.
 """
 
 from __future__ import annotations

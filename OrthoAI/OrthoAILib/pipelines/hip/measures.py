@@ -27,7 +27,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..errors import InputError
+from ...errors import InputError
 from .landmarks import LANDMARK_NAMES
 from .plane import ImagePlane, fit_image_plane
 

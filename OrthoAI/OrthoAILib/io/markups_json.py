@@ -14,8 +14,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .errors import InputError
-from .geometry import lps_to_ras, ras_to_lps
+from ..errors import InputError
+from ..geometry import lps_to_ras, ras_to_lps
 
 MARKUPS_SCHEMA = (
     "https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/"

@@ -25,7 +25,7 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import InputError
+from ..errors import InputError
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ""}
 ITK_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")

@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from .errors import OrthoAIError
-from .hip.report import csv_rows, failure_row, write_csv, write_json
-from .radiograph_io import BITMAP_SUFFIXES, ITK_SUFFIXES, looks_like_dicom, file_suffix
+from ..errors import OrthoAIError
+from ..pipelines.hip.report import csv_rows, failure_row, write_csv, write_json
+from ..io.radiograph import BITMAP_SUFFIXES, ITK_SUFFIXES, looks_like_dicom, file_suffix
 
 CSV_NAME = "hip_measures.csv"
 
@@ -46,7 +46,7 @@ def collect_inputs(path: Path) -> list[Path]:
 
 
 def write_case_outputs(app, stem: str, out_dir: Path, pixels, geometry, case, cup_diameter_mm, write_scene: bool) -> dict:
-    from .markups_json import write_markups_points
+    from ..io.markups_json import write_markups_points
 
     files = {}
     for side in case.sides:
@@ -55,7 +55,7 @@ def write_case_outputs(app, stem: str, out_dir: Path, pixels, geometry, case, cu
                                                            name=f"Hip landmarks {side.operated_side}")
     files["measures"] = write_json(out_dir / f"{stem}.measures.json", case.to_json_dict())
     if write_scene:
-        from .mrml.hip_scene import save_hip_scene
+        from ..mrml.hip.scene import save_hip_scene
 
         files["scene"], files["picture"] = save_hip_scene(
             app, pixels, geometry, {s.operated_side: s.points_ras for s in case.sides}, cup_diameter_mm,
@@ -65,10 +65,10 @@ def write_case_outputs(app, stem: str, out_dir: Path, pixels, geometry, case, cu
 
 def run_hip_batch(source: Path, out_dir: Path, *, cup_diameter_mm: Optional[float] = None, spacing_mm: Optional[float] = None,
                   side: str = "auto", write_scene: bool = True, detector=None, log=print) -> HipBatchSummary:
-    from .geometry import radiograph_geometry
-    from .hip.analysis import analyse_radiograph
-    from .hip.keypoint_pipeline import HipKeypointDetector
-    from .radiograph_io import read_radiograph
+    from ..geometry import radiograph_geometry
+    from ..pipelines.hip.analysis import analyse_radiograph
+    from ..pipelines.hip.keypoint_pipeline import HipKeypointDetector
+    from ..io.radiograph import read_radiograph
 
     started = time.perf_counter()
     inputs = collect_inputs(source)
@@ -77,7 +77,7 @@ def run_hip_batch(source: Path, out_dir: Path, *, cup_diameter_mm: Optional[floa
     summary, rows = HipBatchSummary(), []
     app = None
     if write_scene:
-        from .mrml.app import HeadlessSlicer
+        from ..mrml.app import HeadlessSlicer
 
         app = HeadlessSlicer()
     try:

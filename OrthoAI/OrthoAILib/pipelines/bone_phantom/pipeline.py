@@ -15,9 +15,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..geometry import ImageGeometry
-from .progress import CancelToken, ProgressCallback, report
-from .store import ModelStore
+from ...geometry import ImageGeometry
+from ...runtime.progress import CancelToken, ProgressCallback, report
+from ...runtime.store import ModelStore
 
 CHECK_MODEL_ID = "phantom-bone-seg-tiny"
 CHECK_PHANTOM_SEED = 4242  # outside the training (0-23) and held-out (1000-1015) seeds
@@ -45,10 +45,10 @@ def dice(prediction: np.ndarray, truth: np.ndarray) -> float:
 
 def run_runtime_check(store: Optional[ModelStore] = None, force_cpu: Optional[bool] = None,
                       progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> RuntimeCheck:
-    from ..phantoms.bone_ct import make_bone_phantom
-    from .device import select_device
-    from .inference import sliding_window_predict
-    from .torchscript import load_model
+    from ...phantoms.bone_ct import make_bone_phantom
+    from ...runtime.device import select_device
+    from ...runtime.inference import sliding_window_predict
+    from ...runtime.torchscript import load_model
 
     started = time.perf_counter()
     report(progress, 0.0, "Loading model")

@@ -19,9 +19,9 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import InputError
-from ..geometry import mirror_columns
-from ..runtime.progress import CancelToken, ProgressCallback, report
+from ...errors import InputError
+from ...geometry import mirror_columns
+from ...runtime.progress import CancelToken, ProgressCallback, report
 from .crops import crop_to_work, crop_work
 from .detector_targets import CANONICAL_CLASSES, CUP_CLASSES, REFINE_SCALE, canonical_to_landmark
 from .preprocess import HipPreprocessed, preprocess_radiograph
@@ -91,9 +91,9 @@ class HipKeypointDetector:
     """The two networks, loaded once (checksums verified) and kept for every film."""
 
     def __init__(self, store=None, device=None) -> None:
-        from ..runtime.device import select_device
-        from ..runtime.store import ModelStore
-        from ..runtime.torchscript import load_model
+        from ...runtime.device import select_device
+        from ...runtime.store import ModelStore
+        from ...runtime.torchscript import load_model
 
         store = store or ModelStore()
         self.device = device if device is not None else select_device()

@@ -15,14 +15,14 @@ from typing import Mapping, Optional, Sequence
 import numpy as np
 import slicer
 
-from ..errors import InputError
-from ..geometry import ImageGeometry
-from .app import current_scene
-from .hierarchy import create_patient_study, move_under, place_with_input
-from .hip_link import MM_PER_UNIT_ATTRIBUTE, HipMeasurementLink
-from .markups import fiducials_from_points
-from .scene_edit import SceneTransaction
-from .volumes import volume_from_array
+from ...errors import InputError
+from ...geometry import ImageGeometry
+from ..app import current_scene
+from ..hierarchy import create_patient_study, move_under, place_with_input
+from .link import MM_PER_UNIT_ATTRIBUTE, HipMeasurementLink
+from ..markups import fiducials_from_points
+from ..scene_edit import SceneTransaction
+from ..volumes import volume_from_array
 
 MODEL_POINTS_ATTRIBUTE = "OrthoAI.ModelPoints"
 
@@ -112,8 +112,8 @@ def radiograph_from_volume(volume_node, spacing_mm: Optional[float] = None):
     A film whose columns run towards the patient's right (by its geometry, or by the DICOM
     ``PatientOrientation`` that Slicer's reader ignores) is flagged ``mirrored``.
     """
-    from ..radiograph_io import Radiograph, read_dicom_header
-    from .volumes import array_from_volume
+    from ...io.radiograph import Radiograph, read_dicom_header
+    from ..volumes import array_from_volume
 
     array, geometry = array_from_volume(volume_node)
     if array.shape[0] != 1:
@@ -147,7 +147,7 @@ def detect_hip_results(volume_node, detector, *, cup_diameter_mm: Optional[float
     """Keypoints, lines and measure tables for the film in ``volume_node`` (the HipTHA module's
     Detect). The scene changes only once detection succeeded: Cancel or an error leaves it as it was.
     Returns ``(HipCaseResult, HipScene)``."""
-    from ..hip.analysis import analyse_radiograph
+    from ...pipelines.hip.analysis import analyse_radiograph
 
     radiograph, geometry, mm_per_unit = radiograph_from_volume(volume_node, spacing_mm)
     case = analyse_radiograph(radiograph, detector, cup_diameter_mm=cup_diameter_mm, side=side,
@@ -161,9 +161,9 @@ def save_hip_scene(app, pixels: np.ndarray, geometry: ImageGeometry, sides: Mapp
                    cup_diameter_mm: Optional[float], bundle_path, picture_path):
     """A film with its results as a scene bundle and a slice-view picture, in a headless
     application's scene (emptied before and after). Returns the two paths."""
-    from .render import render_slice_view
-    from .scene_io import save_scene_bundle
-    from .views import show_image_and_table
+    from ..render import render_slice_view
+    from ..scene_io import save_scene_bundle
+    from ..views import show_image_and_table
 
     app.clear()
     volume = add_radiograph(pixels, geometry, "AP pelvis radiograph", app.scene, study=("Anonymous", "AP pelvis"))

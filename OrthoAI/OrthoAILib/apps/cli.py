@@ -16,13 +16,13 @@ import json
 import sys
 from pathlib import Path
 
-from . import __version__
-from .errors import OrthoAIError
+from .. import __version__
+from ..errors import OrthoAIError
 
 
 def _hip_measure(args) -> int:
-    from .hip.measures import MEASURE_SPECS, compute_hip_measures
-    from .markups_json import read_markups_points
+    from ..pipelines.hip.measures import MEASURE_SPECS, compute_hip_measures
+    from ..io.markups_json import read_markups_points
 
     points = read_markups_points(args.points)
     measures = compute_hip_measures(points, args.cup_diameter)
@@ -52,7 +52,7 @@ def _hip(args) -> int:
 
 
 def _hip_benchmark(args) -> int:
-    from .training.hip_benchmark import run_benchmark, update_registry
+    from ..pipelines.hip.training.benchmark import run_benchmark, update_registry
 
     result = run_benchmark(args.cases, log=lambda line: print(line, file=sys.stderr))
     print(json.dumps(result, indent=2))
@@ -70,8 +70,8 @@ def _demo(args) -> int:
 
 
 def _models(args) -> int:
-    from .runtime.registry import ModelRegistry
-    from .runtime.store import ModelStore
+    from ..runtime.registry import ModelRegistry
+    from ..runtime.store import ModelStore
 
     store = ModelStore(ModelRegistry.load(args.registry) if args.registry else None)
     if args.action == "list":
@@ -87,7 +87,7 @@ def _models(args) -> int:
             raise OrthoAIError("usage: orthoai models import ID FILE")
         print(f"Imported {args.file} as {args.id}: {store.import_file(args.id, args.file)}")
     elif args.action == "check":
-        from .runtime.selfcheck import run_runtime_check
+        from ..pipelines.bone_phantom.pipeline import run_runtime_check
 
         print(json.dumps(run_runtime_check(store, force_cpu=args.cpu).summary()))
     elif args.action == "cache-dir":

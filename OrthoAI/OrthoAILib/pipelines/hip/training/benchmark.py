@@ -20,7 +20,7 @@ from typing import Optional
 
 import numpy as np
 
-from ..hip.measures import MEASURE_KEYS, compute_hip_measures
+from ..measures import MEASURE_KEYS, compute_hip_measures
 
 BENCHMARK_SEED_START = 1_000_000
 SOURCE_FIGURES = {"keypoint_error_mm_mean": 1.621, "abduction_deg": 1.449, "coverage_pct": 1.486,
@@ -34,10 +34,10 @@ def _stats(values) -> dict:
 
 
 def run_benchmark(cases: int = 200, detector=None, log=None) -> dict:
-    from ..hip.analysis import analyse_radiograph
-    from ..hip.keypoint_pipeline import HipKeypointDetector
-    from ..phantoms.pelvis_xray import make_pelvis_radiograph
-    from ..radiograph_io import read_radiograph, write_radiograph_dicom
+    from ..analysis import analyse_radiograph
+    from ..keypoint_pipeline import HipKeypointDetector
+    from ....phantoms.pelvis_xray import make_pelvis_radiograph
+    from ....io.radiograph import read_radiograph, write_radiograph_dicom
 
     detector = detector or HipKeypointDetector()
     point_errors: dict[str, list[float]] = {}
@@ -95,7 +95,7 @@ def run_benchmark(cases: int = 200, detector=None, log=None) -> dict:
 
 def update_registry(result: dict, registry: Optional[Path] = None) -> None:
     """Write the held-out figures into the detector's and refiner's registry entries."""
-    from ..runtime.registry import ModelRegistry, default_registry_path, write_registry_entry
+    from ....runtime.registry import ModelRegistry, default_registry_path, write_registry_entry
 
     path = registry or default_registry_path()
     summary = {key: result[key] for key in ("cases", "seeds", "operated_side_accuracy", "keypoint_error_mm",

@@ -13,9 +13,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..hip.detector_targets import CANONICAL_CLASSES, canonical_targets
-from ..hip.preprocess import preprocess_radiograph
-from ..phantoms.pelvis_xray import make_pelvis_radiograph
+from ..detector_targets import CANONICAL_CLASSES, canonical_targets
+from ..preprocess import preprocess_radiograph
+from ....phantoms.pelvis_xray import make_pelvis_radiograph
 
 TRAINING_SPACING_MM = 0.4  # films for training are drawn straight at the work resolution (fast)
 

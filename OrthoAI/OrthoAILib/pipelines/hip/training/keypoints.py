@@ -1,6 +1,6 @@
 """Train the hip keypoint detector (SSD512 + FPN) and its refinement stage, and export them.
 
-    python -m OrthoAILib.training.hip_keypoints --out-dir Resources/Models --work-dir out/hip-training
+    python -m OrthoAILib.pipelines.hip.training.keypoints --out-dir Resources/Models --work-dir out/hip-training
 
 Generated films: training seeds 0..N-1, validation seeds from 500000 (the
 benchmark uses seeds from 1000000, never seen here). Checkpoints go to the
@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..hip.crops import CROP, crop_work, work_to_crop
-from ..hip.detector_targets import CANONICAL_CLASSES, CUP_CLASSES, REFINE_SCALE
-from .hip_data import HipSample, build_samples
+from ..crops import CROP, crop_work, work_to_crop
+from ..detector_targets import CANONICAL_CLASSES, CUP_CLASSES, REFINE_SCALE
+from .data import HipSample, build_samples
 
 DETECTOR_ID, DETECTOR_FILE = "hip-keypoint-detector", "hip_keypoint_detector.pt"
 REFINER_ID, REFINER_FILE = "hip-keypoint-refiner", "hip_keypoint_refiner.pt"
@@ -41,7 +41,7 @@ def _augment(images, rng, torch):
 
 
 def _detector_batch(samples: list[HipSample], indices, priors, rng, torch, augment=True):
-    from ..nets.ssd512 import match_priors
+    from ....nets.ssd512 import match_priors
 
     images = torch.from_numpy(np.stack([samples[i].detector_input for i in indices]).astype(np.float32) / 255.0)[:, None]
     if augment:
@@ -103,10 +103,10 @@ def fit_refinement_weights(detector, refiner, seeds) -> dict[str, float]:
     (0, ½ or 1) with the smallest mean error on validation films drawn at their own spacing."""
     import torch
 
-    from ..hip.crops import crop_to_work
-    from ..hip.detector_targets import canonical_targets
-    from ..hip.preprocess import preprocess_radiograph
-    from ..phantoms.pelvis_xray import make_pelvis_radiograph
+    from ..crops import crop_to_work
+    from ..detector_targets import canonical_targets
+    from ..preprocess import preprocess_radiograph
+    from ....phantoms.pelvis_xray import make_pelvis_radiograph
 
     errors = {name: {w: [] for w in WEIGHT_CHOICES} for name in CANONICAL_CLASSES}
     for seed in seeds:
@@ -141,7 +141,7 @@ def train_detector(samples, validation, iterations: int, work_dir: Path, device,
     mean error reaches ``target_error_px`` (0: no target); returns the best network and its scores."""
     import torch
 
-    from ..nets.ssd512 import SSD512FPN, multibox_loss
+    from ....nets.ssd512 import SSD512FPN, multibox_loss
 
     detector = SSD512FPN(len(CANONICAL_CLASSES) + 1).to(device)
     optimiser = torch.optim.AdamW(detector.parameters(), lr=2e-3, weight_decay=1e-4)
@@ -188,7 +188,7 @@ def train_refiner(samples, validation, iterations: int, device, rng):
     """Heatmap refinement on crops around jittered true positions; returns the network."""
     import torch
 
-    from ..nets.keypoint_refiner import KeypointRefiner, soft_argmax
+    from ....nets.keypoint_refiner import KeypointRefiner, soft_argmax
 
     refiner = KeypointRefiner(len(CANONICAL_CLASSES)).to(device)
     optimiser = torch.optim.AdamW(refiner.parameters(), lr=2e-3, weight_decay=1e-4)
@@ -220,7 +220,7 @@ def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: 
           validation_cases: int = 40, seed: int = 0, registry: Path | None = None, target_error_px: float = 0.0) -> dict:
     import torch
 
-    from ..runtime.device import select_device
+    from ....runtime.device import select_device
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
@@ -248,8 +248,8 @@ def export(detector, refiner, out_dir: Path, registry: Path, refinement_weights:
 
     import torch
 
-    from ..runtime.checksum import sha256_file
-    from ..runtime.registry import write_registry_entry
+    from ....runtime.checksum import sha256_file
+    from ....runtime.registry import write_registry_entry
 
     out_dir.mkdir(parents=True, exist_ok=True)
     entries = {}
@@ -257,7 +257,7 @@ def export(detector, refiner, out_dir: Path, registry: Path, refinement_weights:
             f"0-{training['train_cases'] - 1}, each as drawn and mirrored), drawn at 0.4 mm. No patient data.")
     for model, model_id, file_name, task, extra in (
         (detector, DETECTOR_ID, DETECTOR_FILE, "detection",
-         {"patch_size": [512, 512], "preprocessing": "OrthoAILib.hip.preprocess (0.1 mm, x1/4, 2 % floor, CLAHE 8x8 clip 100, 512)"}),
+         {"patch_size": [512, 512], "preprocessing": "OrthoAILib.pipelines.hip.preprocess (0.1 mm, x1/4, 2 % floor, CLAHE 8x8 clip 100, 512)"}),
         (refiner, REFINER_ID, REFINER_FILE, "keypoints",
          {"patch_size": [CROP, CROP], "spacing_mm": [0.4, 0.4], "preprocessing": "crops of the detector's 0.4 mm work image"}),
     ):
@@ -288,7 +288,7 @@ def refit_weights(models_dir: Path, registry: Path, validation_cases: int = 20) 
     """Fit the refinement weights for already exported models and store them in the registry."""
     import torch
 
-    from ..runtime.registry import ModelRegistry, write_registry_entry
+    from ....runtime.registry import ModelRegistry, write_registry_entry
 
     detector = torch.jit.load(str(models_dir / DETECTOR_FILE))
     refiner = torch.jit.load(str(models_dir / REFINER_FILE))

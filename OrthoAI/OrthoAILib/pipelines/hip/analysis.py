@@ -11,10 +11,10 @@ from typing import Optional
 
 import numpy as np
 
-from ..errors import InputError
-from ..geometry import ImageGeometry, mirror_columns, pixel_points_to_ras, radiograph_geometry
-from ..radiograph_io import Radiograph
-from ..runtime.progress import CancelToken, ProgressCallback
+from ...errors import InputError
+from ...geometry import ImageGeometry, mirror_columns, pixel_points_to_ras, radiograph_geometry
+from ...io.radiograph import Radiograph
+from ...runtime.progress import CancelToken, ProgressCallback
 from .keypoint_pipeline import HipKeypointDetector, HipKeypoints
 from .measures import HipMeasures, compute_hip_measures
 

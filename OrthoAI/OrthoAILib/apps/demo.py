@@ -28,10 +28,10 @@ DEMO_STEM = "ap_pelvis"
 
 
 def run_hip_demo(out_dir: str | Path, seed: int = DEMO_SEED, calibrate: bool = True) -> dict:
-    from .hip.measures import MEASURE_KEYS, compute_hip_measures
+    from ..pipelines.hip.measures import MEASURE_KEYS, compute_hip_measures
     from .hip_batch import run_hip_batch
-    from .phantoms.pelvis_xray import make_pelvis_radiograph
-    from .radiograph_io import write_radiograph_dicom
+    from ..phantoms.pelvis_xray import make_pelvis_radiograph
+    from ..io.radiograph import write_radiograph_dicom
 
     out_dir = Path(out_dir)
     (out_dir / "input").mkdir(parents=True, exist_ok=True)

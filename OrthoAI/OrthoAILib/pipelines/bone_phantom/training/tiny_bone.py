@@ -1,6 +1,6 @@
 """Train ``phantom-bone-seg-tiny`` on generated CT phantoms and export it.
 
-    python -m OrthoAILib.training.tiny_bone --out-dir Resources/Models
+    python -m OrthoAILib.pipelines.bone_phantom.training.tiny_bone --out-dir Resources/Models
 
 Trains on phantoms from seeds 0..N-1, measures Dice on seeds 1000.. (never
 seen in training) through the same sliding-window runtime that users run,
@@ -41,9 +41,9 @@ def _random_crops(phantoms, rng, batch: int):
 
 
 def evaluate(module, seeds) -> dict:
-    from ..phantoms.bone_ct import make_bone_phantom
-    from ..runtime.inference import sliding_window_predict
-    from ..runtime.selfcheck import dice
+    from ....phantoms.bone_ct import make_bone_phantom
+    from ....runtime.inference import sliding_window_predict
+    from ..pipeline import dice
 
     model_scores, threshold_scores = [], []
     for seed in seeds:
@@ -64,10 +64,10 @@ def train(out_dir: Path, registry: Path | None, train_cases: int = 24, iteration
           heldout_cases: int = 16, seed: int = 0) -> dict:
     import torch
 
-    from ..nets.tiny_bone_net import TinyBoneNet
-    from ..phantoms.bone_ct import make_bone_phantom
-    from ..runtime.checksum import sha256_file
-    from ..runtime.registry import write_registry_entry
+    from ....nets.tiny_bone_net import TinyBoneNet
+    from ....phantoms.bone_ct import make_bone_phantom
+    from ....runtime.checksum import sha256_file
+    from ....runtime.registry import write_registry_entry
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..geometry import mirror_columns
+from ...geometry import mirror_columns
 from .landmarks import LANDMARK_NAMES
 
 CANONICAL_CLASSES: tuple[str, ...] = (
@@ -36,7 +36,7 @@ def image_left_side(mirrored: bool) -> str:
 
 
 def canonical_to_landmark(name: str, operated_side: str) -> str:
-    """Canonical class -> the landmark name of ``OrthoAILib.hip`` (patient sides)."""
+    """Canonical class -> the landmark name of ``OrthoAILib.pipelines.hip`` (patient sides)."""
     other = "left" if operated_side == "right" else "right"
     if name.endswith("_near"):
         return name.replace("_near", f"_{operated_side}")

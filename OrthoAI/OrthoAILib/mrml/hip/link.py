@@ -2,7 +2,7 @@
 
 :class:`HipMeasurementLink` observes a fiducial node holding the nine named
 landmarks. Whenever a point is placed, moved, added or removed, it recomputes
-the measures (core: ``OrthoAILib.hip``), moves the four overlay lines and
+the measures (core: ``OrthoAILib.pipelines.hip``), moves the four overlay lines and
 refills the measure table. While the set is incomplete or degenerate the
 table says what is missing instead of stale numbers. The landmarks node itself
 is never modified.
@@ -15,14 +15,14 @@ from typing import Callable, Optional
 
 import slicer
 
-from ..errors import InputError
-from ..hip.landmarks import HIP_LINES, MIDLINE_NAME
-from ..hip.measures import MEASURE_SPECS, HipMeasures, compute_hip_measures, midline_segment
-from .app import current_scene
-from .hierarchy import place_with_input
-from .markups import line_between, points_from_fiducials
-from .tables import table_from_records
-from .volumes import plane_normal_of
+from ...errors import InputError
+from ...pipelines.hip.landmarks import HIP_LINES, MIDLINE_NAME
+from ...pipelines.hip.measures import MEASURE_SPECS, HipMeasures, compute_hip_measures, midline_segment
+from ..app import current_scene
+from ..hierarchy import place_with_input
+from ..markups import line_between, points_from_fiducials
+from ..tables import table_from_records
+from ..volumes import plane_normal_of
 
 _OBSERVED_EVENTS = (
     slicer.vtkMRMLMarkupsNode.PointModifiedEvent,

@@ -1,0 +1,1 @@
+"""Reading and writing images, landmark files and reports (core: no MRML)."""

@@ -1,0 +1,1 @@
+"""Hip results in the scene: landmarks, live lines and measure tables (bridge)."""

@@ -1,0 +1,1 @@
+"""Training of the tiny phantom bone model (not shipped into Slicer installs)."""

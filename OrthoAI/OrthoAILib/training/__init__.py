@@ -1,1 +1,0 @@
-"""Training commands for the models the project ships (trained here, from generated data)."""
