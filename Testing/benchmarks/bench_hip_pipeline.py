@@ -21,11 +21,10 @@ RUNS = 5
 MEASURE = r"""
 import json, resource, statistics, sys, time
 started = time.perf_counter()
-from OrthoAILib.pipelines.hip.analysis import analyse_radiograph
-from OrthoAILib.pipelines.hip.keypoint_pipeline import HipKeypointDetector
+from OrthoAILib.pipelines.hip.pipeline import HipPipeline
 from OrthoAILib.io.radiograph import read_radiograph
 import torch
-detector = HipKeypointDetector()
+pipeline = HipPipeline()
 setup = time.perf_counter() - started
 baseline_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 stages = {}
@@ -33,7 +32,7 @@ for _ in range(int(sys.argv[2])):
     began = time.perf_counter()
     radiograph = read_radiograph(sys.argv[1])
     read = time.perf_counter() - began
-    case = analyse_radiograph(radiograph, detector)
+    case = pipeline.run(radiograph)
     total = time.perf_counter() - began
     for name, seconds in {"read": read, **case.timings_s, "end_to_end": total}.items():
         stages.setdefault(name, []).append(seconds)

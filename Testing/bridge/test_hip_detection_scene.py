@@ -1,9 +1,11 @@
-"""What the HipTHA module's Detect button does, on real MRML: volume in, editable results out."""
+"""What the HipTHA module's Detect button does, on real MRML: volume in (bridge), pipeline (core),
+editable results out (bridge), joined by the apps layer."""
 
 import numpy as np
 import pytest
 
-from OrthoAILib.pipelines.hip.analysis import analyse_radiograph
+from OrthoAILib.apps.hip import detect_on_volume
+from OrthoAILib.pipelines.hip.pipeline import HipPipeline
 from OrthoAILib.mrml.hip.scene import add_hip_results, radiograph_from_volume, reset_to_model_points
 from OrthoAILib.mrml.markups import points_from_fiducials
 from OrthoAILib.mrml.volumes import volume_from_array
@@ -14,9 +16,7 @@ from ..conftest import scene_node_ids
 
 @pytest.fixture(scope="module")
 def detector():
-    from OrthoAILib.pipelines.hip.keypoint_pipeline import HipKeypointDetector
-
-    return HipKeypointDetector()
+    return HipPipeline()
 
 
 @pytest.mark.parametrize("mirrored_volume", [False, True])
@@ -33,9 +33,15 @@ def test_detected_points_land_on_the_film_in_either_column_order(scene, detector
         geometry = ImageGeometry(geometry.spacing, tuple(origin), tuple(map(tuple, directions)))
         image = image[:, ::-1]
     volume = volume_from_array(image, geometry, "film", scene)
-    radiograph, node_geometry, mm_per_unit = radiograph_from_volume(volume)
-    assert radiograph.mirrored == mirrored_volume and mm_per_unit == pytest.approx(1.0)
-    case = analyse_radiograph(radiograph, detector, geometry=node_geometry)
+    image = radiograph_from_volume(volume)
+    assert (image.origin.orientation != "as stored") == mirrored_volume and image.origin.mm_per_unit == pytest.approx(1.0)
+    # every pixel of the (possibly mirrored) image keeps the world position the node shows it at
+    node_array = slicer_array(volume)
+    for k, j, i in ((0, 10, 20), (0, 400, 5)):
+        world = image.geometry.ijk_to_world([i, j, k])
+        ni, nj, _ = np.round(volume_geometry(volume).world_to_ijk(world)).astype(int)
+        assert image.array[k, j, i] == node_array[k, nj, ni]
+    case = detector.run(image)
     (side,) = case.sides
     assert side.operated_side == "left"
     truth = film.keypoints_ras_for("left")
@@ -46,10 +52,10 @@ def test_detected_points_land_on_the_film_in_either_column_order(scene, detector
 def test_results_are_editable_and_reset_returns_the_models_points(scene, detector):
     film = make_pelvis_radiograph(1_000_202, operated="right", spacing_mm=0.2)
     volume = volume_from_array(film.image, film.geometry, "film", scene)
-    radiograph, geometry, _ = radiograph_from_volume(volume)
-    case = analyse_radiograph(radiograph, detector, geometry=geometry)
-    result = add_hip_results(volume, {s.operated_side: s.points_ras for s in case.sides}, film.cup_diameter_mm, scene)
+    case = detector.run(radiograph_from_volume(volume))
+    result = add_hip_results(volume, case, film.cup_diameter_mm, scene)
     landmarks, link = result.landmarks["right"], result.links["right"]
+    assert link.measures is case.sides[0].measures  # the table starts from the pipeline's own measures
     model = points_from_fiducials(landmarks)
     index = landmarks.GetControlPointIndexByLabel("ischium_left")
     landmarks.SetNthControlPointPositionWorld(index, *(model["ischium_left"] + [0.0, 0.0, 9.0]))
@@ -62,7 +68,6 @@ def test_results_are_editable_and_reset_returns_the_models_points(scene, detecto
 
 def test_cancel_leaves_the_scene_as_it_was(scene, detector):
     from OrthoAILib.errors import Cancelled
-    from OrthoAILib.mrml.hip.scene import detect_hip_results
     from OrthoAILib.runtime.progress import CancelToken
 
     film = make_pelvis_radiograph(1_000_203, spacing_mm=0.2)
@@ -76,9 +81,9 @@ def test_cancel_leaves_the_scene_as_it_was(scene, detector):
                 cancel.cancel()
 
         with pytest.raises(Cancelled):
-            detect_hip_results(volume, detector, cancel=cancel, progress=progress)
+            detect_on_volume(volume, detector, cancel=cancel, progress=progress)
         assert scene_node_ids(scene) == before
-    case, result = detect_hip_results(volume, detector)  # and without cancelling, the results arrive
+    case, result = detect_on_volume(volume, detector)  # and without cancelling, the results arrive
     assert scene_node_ids(scene) > before
     result.detach()
 
@@ -87,7 +92,6 @@ def test_cancel_leaves_the_scene_as_it_was(scene, detector):
 def test_dicom_loaded_by_slicer_goes_through_the_modules_detection(scene, detector, tmp_path, kind):
     """As a user does it: Slicer's volume reader loads the DICOM file, then Detect runs on the node."""
     from OrthoAILib.mrml.app import module_logic
-    from OrthoAILib.mrml.hip.scene import detect_hip_results
     from OrthoAILib.io.radiograph import write_radiograph_dicom
 
     film = make_pelvis_radiograph(1_000_204 if kind == "generated" else 1_000_205,
@@ -100,7 +104,7 @@ def test_dicom_loaded_by_slicer_goes_through_the_modules_detection(scene, detect
                                spacing_tag="ImagerPixelSpacing", magnification=1.15)
     volume = module_logic("Volumes").AddArchetypeVolume(str(path), kind)
     assert volume is not None
-    case, result = detect_hip_results(volume, detector)
+    case, result = detect_on_volume(volume, detector)
     (side,) = case.sides
     assert side.operated_side == film.primary_side
     assert case.spacing_mm == pytest.approx((0.2, 0.2)) and case.spacing_source.startswith("DICOM")
@@ -130,19 +134,19 @@ def test_slicer_loaded_dicom_orientation_and_missing_spacing(scene, tmp_path):
     from OrthoAILib.mrml.app import module_logic
     from OrthoAILib.io.radiograph import write_radiograph_dicom
 
-    image = (np.random.default_rng(0).random((200, 300)) * 4000).astype(np.uint16)
-    flipped = write_radiograph_dicom(tmp_path / "flipped.dcm", image, 0.15, extra={"PatientOrientation": ["R", "F"]})
+    pixels = (np.random.default_rng(0).random((200, 300)) * 4000).astype(np.uint16)
+    flipped = write_radiograph_dicom(tmp_path / "flipped.dcm", pixels, 0.15, extra={"PatientOrientation": ["R", "F"]})
     volume = module_logic("Volumes").AddArchetypeVolume(str(flipped), "flipped")
-    radiograph, _, mm_per_unit = radiograph_from_volume(volume)
-    assert radiograph.mirrored and radiograph.spacing_mm == (0.15, 0.15)
-    bare = write_radiograph_dicom(tmp_path / "bare.dcm", image, 0.15)
+    image = radiograph_from_volume(volume)
+    assert image.origin.orientation.startswith("mirrored") and image.pixel_spacing_rc == pytest.approx((0.15, 0.15))
+    bare = write_radiograph_dicom(tmp_path / "bare.dcm", pixels, 0.15)
     dataset = pydicom.dcmread(bare)
     del dataset.PixelSpacing
     dataset.save_as(bare)
     volume = module_logic("Volumes").AddArchetypeVolume(str(bare), "bare")
-    radiograph, _, mm_per_unit = radiograph_from_volume(volume, spacing_mm=0.25)
-    assert radiograph.spacing_mm == (0.25, 0.25) and radiograph.spacing_source == "given by the user"
-    assert mm_per_unit == pytest.approx(0.25 / volume.GetSpacing()[0])
+    image = radiograph_from_volume(volume, spacing_mm=0.25)
+    assert image.pixel_spacing_rc == pytest.approx((0.25, 0.25)) and image.origin.spacing_source == "given by the user"
+    assert image.origin.mm_per_unit == pytest.approx(0.25 / volume.GetSpacing()[0])
     with pytest.raises(InputError, match="slices"):
         radiograph_from_volume(volume_from_array(np.zeros((3, 8, 8), np.int16), film_geometry(), "ct", scene))
 
@@ -151,3 +155,15 @@ def film_geometry():
     from OrthoAILib.geometry import ImageGeometry
 
     return ImageGeometry()
+
+
+def slicer_array(volume):
+    from OrthoAILib.mrml.volumes import array_from_volume
+
+    return array_from_volume(volume)[0]
+
+
+def volume_geometry(volume):
+    from OrthoAILib.mrml.volumes import geometry_of
+
+    return geometry_of(volume)

@@ -86,7 +86,9 @@ def test_cancel_stops_between_batches(pointwise_file):
 def test_shipped_model_end_to_end_on_a_phantom(cpu_only):
     fractions = []
     check = run_runtime_check(progress=lambda f, m: fractions.append(f))
-    assert check.device == "cpu"
+    assert check.result.device == "cpu" and check.result.status == "ok"
     assert check.dice > 0.9  # the registry reports 0.97 on held-out phantoms
     assert fractions[0] == 0.0 and fractions[-1] == pytest.approx(1.0)
-    assert check.bone_prediction.shape == check.image_hu.shape
+    assert check.result.labelmap.shape == check.image.array.shape
+    assert check.result.geometry == check.image.geometry  # the labelmap refers to the input's grid
+    assert check.result.bone_volume_ml > 0 and check.result.to_json()["status"] == "ok"

@@ -23,9 +23,9 @@ def film():
 def test_monochrome2_pixel_spacing(tmp_path, film):
     path = write_radiograph_dicom(tmp_path / "a.dcm", film, 0.15, bits_stored=12)
     radiograph = read_radiograph(path)
-    assert np.array_equal(radiograph.pixels, film.astype(np.float32))
-    assert radiograph.spacing_mm == (0.15, 0.15) and radiograph.spacing_source == "PixelSpacing"
-    assert radiograph.magnification_corrected and radiograph.source == "a.dcm"
+    assert np.array_equal(radiograph.plane, film.astype(np.float32))
+    assert radiograph.pixel_spacing_rc == (0.15, 0.15) and radiograph.origin.spacing_source == "PixelSpacing"
+    assert radiograph.origin.spacing_calibrated and radiograph.origin.name == "a.dcm"
 
 
 def test_real_world_shape_16_bit_monochrome1_imager_spacing(tmp_path, film):
@@ -34,22 +34,22 @@ def test_real_world_shape_16_bit_monochrome1_imager_spacing(tmp_path, film):
     stored = pydicom.dcmread(path)
     assert stored.PhotometricInterpretation == "MONOCHROME1" and "PixelSpacing" not in stored
     radiograph = read_radiograph(path)
-    assert np.allclose(radiograph.pixels, film)  # inverted back: dense is bright
-    assert radiograph.spacing_mm == pytest.approx((0.2 / 1.15, 0.2 / 1.15))
-    assert "EstimatedRadiographicMagnificationFactor" in radiograph.spacing_source
+    assert np.allclose(radiograph.plane, film)  # inverted back: dense is bright
+    assert radiograph.pixel_spacing_rc == pytest.approx((0.2 / 1.15, 0.2 / 1.15))
+    assert "EstimatedRadiographicMagnificationFactor" in radiograph.origin.spacing_source
     assert not any(value in repr(radiograph) for value in IDENTIFIERS.values())
 
 
 def test_imager_spacing_without_factor_is_flagged_uncorrected(tmp_path, film):
     path = write_radiograph_dicom(tmp_path / "c.dcm", film, 0.2, spacing_tag="ImagerPixelSpacing")
     radiograph = read_radiograph(path)
-    assert radiograph.spacing_mm == (0.2, 0.2) and not radiograph.magnification_corrected
+    assert radiograph.pixel_spacing_rc == (0.2, 0.2) and not radiograph.origin.spacing_calibrated
 
 
 def test_patient_orientation_towards_the_right_is_mirrored(tmp_path, film):
     path = write_radiograph_dicom(tmp_path / "d.dcm", film, 0.15, extra={"PatientOrientation": ["R", "F"]})
     radiograph = read_radiograph(path)
-    assert radiograph.mirrored and np.array_equal(radiograph.pixels, film[:, ::-1].astype(np.float32))
+    assert radiograph.origin.orientation.startswith("mirrored") and np.array_equal(radiograph.plane, film[:, ::-1].astype(np.float32))
 
 
 def test_user_spacing_wins_and_is_needed_for_png(tmp_path, film):
@@ -58,7 +58,7 @@ def test_user_spacing_wins_and_is_needed_for_png(tmp_path, film):
     with pytest.raises(InputError, match="PNG files carry no pixel spacing; give it in mm"):
         read_radiograph(path)
     radiograph = read_radiograph(path, spacing_mm=0.3)
-    assert radiograph.spacing_mm == (0.3, 0.3) and radiograph.pixels.shape == film.shape
+    assert radiograph.pixel_spacing_rc == (0.3, 0.3) and radiograph.plane.shape == film.shape
 
 
 def test_nrrd_spacing_from_header(tmp_path, film):
@@ -66,7 +66,7 @@ def test_nrrd_spacing_from_header(tmp_path, film):
     image.SetSpacing((0.12, 0.14))
     sitk.WriteImage(image, str(tmp_path / "film.nrrd"))
     radiograph = read_radiograph(tmp_path / "film.nrrd")
-    assert radiograph.spacing_mm == pytest.approx((0.14, 0.12))  # (row, column)
+    assert radiograph.pixel_spacing_rc == pytest.approx((0.14, 0.12))  # (row, column)
 
 
 @pytest.mark.parametrize("case, message", [
@@ -110,7 +110,7 @@ def test_8_bit_cr_film(tmp_path, film):
     path = write_radiograph_dicom(tmp_path / "cr.dcm", eight_bit, 0.3, bits_stored=8, extra={"Modality": "CR"})
     assert pydicom.dcmread(path).BitsAllocated == 8
     radiograph = read_radiograph(path)
-    assert np.array_equal(radiograph.pixels, eight_bit.astype(np.float32)) and radiograph.spacing_mm == (0.3, 0.3)
+    assert np.array_equal(radiograph.plane, eight_bit.astype(np.float32)) and radiograph.pixel_spacing_rc == (0.3, 0.3)
 
 
 def test_itk_image_whose_columns_run_to_the_right_is_mirrored(tmp_path, film):
@@ -118,4 +118,4 @@ def test_itk_image_whose_columns_run_to_the_right_is_mirrored(tmp_path, film):
     image.SetDirection((-1.0, 0.0, 0.0, 1.0))  # LPS: first axis towards the patient's right
     sitk.WriteImage(image, str(tmp_path / "flipped.nrrd"))
     radiograph = read_radiograph(tmp_path / "flipped.nrrd")
-    assert radiograph.mirrored and np.array_equal(radiograph.pixels, film[:, ::-1].astype(np.float32))
+    assert radiograph.origin.orientation.startswith("mirrored") and np.array_equal(radiograph.plane, film[:, ::-1].astype(np.float32))

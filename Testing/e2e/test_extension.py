@@ -112,24 +112,79 @@ def test_requirements_never_replace_what_slicer_ships():
     assert names and not names & {"numpy", "simpleitk", "torch", "scipy", "requests"}
 
 
-def _imports(path: Path) -> set[str]:
+GUI_ONLY = ("qt", "ctk", "slicer.ScriptedLoadableModule", "slicer.parameterNodeWrapper", "slicer.i18n")
+MRML_TOOLKITS = ("slicer", "vtk", "vtkmodules")
+
+
+def module_name(path: Path) -> str:
+    parts = list(path.relative_to(LIBRARY.parent).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(source: str, module: str, is_package: bool) -> set[str]:
+    """Every module a file imports, relative imports resolved to absolute names
+    (``from .x import y`` also counts ``.x.y``, which may be a module)."""
+    package = module if is_package else module.rpartition(".")[0]
     found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            found.add(node.module.split(".")[0])
-            if node.module == "slicer" or node.module.startswith("slicer."):
-                found |= {f"slicer.{alias.name}" for alias in node.names}
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                target = ".".join(base + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            found.add(target)
+            found |= {f"{target}.{alias.name}" for alias in node.names}
     return found
 
 
+def layer_of(module: str) -> str:
+    parts = module.split(".")
+    if parts[0] != "OrthoAILib":
+        return "external"
+    # ``python -m OrthoAILib`` is the command line's entry point: an app
+    return {"mrml": "bridge", "apps": "apps", "__main__": "apps"}.get(parts[1] if len(parts) > 1 else "", "core")
+
+
+def layer_violations(source: str, module: str, is_package: bool = False) -> list[str]:
+    """The layer rule: core imports neither the bridge, the apps, nor MRML toolkits; the bridge
+    never imports the apps; nothing in the library imports the GUI."""
+    layer, problems = layer_of(module), []
+    for name in imported_modules(source, module, is_package):
+        top = name.split(".")[0]
+        if any(name == gui or name.startswith(gui + ".") for gui in GUI_ONLY):
+            problems.append(f"{module} imports GUI-only {name}")
+        target = layer_of(name)
+        if layer == "core" and (target in ("bridge", "apps") or top in MRML_TOOLKITS):
+            problems.append(f"core {module} imports {name}")
+        if layer == "bridge" and target == "apps":
+            problems.append(f"bridge {module} imports {name}")
+    return problems
+
+
 def test_layers_hold():
+    problems = []
     for path in LIBRARY.rglob("*.py"):
-        imported = _imports(path)
-        assert not imported & {"qt", "ctk", "slicer.ScriptedLoadableModule", "slicer.parameterNodeWrapper"}, path
-        if "mrml" not in path.relative_to(LIBRARY).parts:
-            assert not imported & {"slicer", "vtk", "vtkmodules"}, f"core file {path} touches slicer/vtk"
+        problems += layer_violations(path.read_text(), module_name(path), path.name == "__init__.py")
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize("module, source, broken", [
+    ("OrthoAILib.pipelines.hip.pipeline", "from ...mrml import volumes", True),
+    ("OrthoAILib.pipelines.hip.pipeline", "from ... import mrml", True),
+    ("OrthoAILib.io.radiograph", "from ..apps.hip import HipJob", True),
+    ("OrthoAILib.io.radiograph", "def f():\n    import vtk", True),
+    ("OrthoAILib.mrml.hip.scene", "from ...apps import batch", True),
+    ("OrthoAILib.mrml.hip.scene", "from ...pipelines.hip.pipeline import HipCaseResult", False),
+    ("OrthoAILib.apps.hip", "from ..mrml.hip.scene import add_hip_results", False),
+    ("OrthoAILib.apps.hip", "import qt", True),
+    ("OrthoAILib.pipelines.hip.pipeline", "from ..base import STATUS_OK", False),
+])
+def test_layer_rule_sees_relative_imports(module, source, broken):
+    assert bool(layer_violations(source, module)) == broken
 
 
 def test_ci_runs_the_readme_test_command():

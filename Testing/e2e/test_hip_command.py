@@ -1,5 +1,6 @@
 """``orthoai hip`` on real files: generated DICOM, a real-world-shaped DICOM, bad files."""
 
+import csv
 import json
 import zipfile
 
@@ -45,11 +46,13 @@ def _error_mm(found_ras, film, side):
 def test_bad_files_are_reported_and_the_rest_measured(batch):
     _, _, out, result = batch
     assert result.returncode == 1  # some files failed
-    assert "broken.dcm: skipped" in result.stderr and "nospacing.png: skipped" in result.stderr
-    assert "give it in mm" in result.stderr
-    rows = (out / "hip_measures.csv").read_text().splitlines()
-    assert sum(",ok" in row for row in rows) == 4  # generated, real_world, bilateral x2
-    assert sum("failed:" in row for row in rows) == 2
+    assert "broken.dcm: failed" in result.stdout and "nospacing.png: failed" in result.stdout
+    assert "give it in mm" in result.stdout and "Traceback" not in result.stderr
+    with open(out / "hip_measures.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert sum(row["status"] == "ok" for row in rows) == 4  # generated, real_world, bilateral x2
+    failed = {row["input"]: row["warnings"] for row in rows if row["status"] == "failed"}
+    assert set(failed) == {"broken.dcm", "nospacing.png"} and "give it in mm" in failed["nospacing.png"]
 
 
 @pytest.mark.parametrize("name", ["generated", "real_world"])
@@ -82,7 +85,7 @@ def test_bilateral_film_gives_both_sides(batch):
 
 def test_no_output_carries_patient_identifiers(batch):
     _, _, out, _ = batch
-    for path in out.iterdir():
+    for path in (p for p in out.rglob("*") if p.is_file()):  # completion records included
         contents = [path.read_bytes()]
         if path.suffix == ".mrb":
             with zipfile.ZipFile(path) as bundle:
@@ -96,7 +99,7 @@ def test_single_file_with_calibration(batch, tmp_path):
     films, folder, _, _ = batch
     result = orthoai("hip", folder / "generated.dcm", "--out", tmp_path, "--cup-diameter",
                      films["generated"].cup_diameter_mm, "--no-scene", check=True)
-    assert "1 radiograph(s) measured, 0 skipped" in result.stdout
+    assert "hip: 1 case(s) done, 0 failed" in result.stdout
     case = json.loads((tmp_path / "generated.measures.json").read_text())
     assert case["sides"][0]["calibrated"] is True and not (tmp_path / "generated.mrb").exists()
 

@@ -2,11 +2,15 @@
 
     orthoai demo [--out DIR]
     orthoai hip-measure POINTS.mrk.json [--cup-diameter MM] [--json]
-    orthoai hip IMAGE_OR_FOLDER --out DIR [--cup-diameter MM] [--spacing MM] [--side auto|right|left|both]
+    orthoai <pipeline> INPUT --out DIR [--workers N | --scheduler ADDRESS] [--resume] [pipeline options]
+        pipelines: hip (AP pelvis radiographs), bone-phantom (the worked 3-D example)
+    orthoai hip-benchmark [--cases N] [--update-registry]
     orthoai models list | verify [ID] | check | import ID FILE | cache-dir | clear-cache
 
-Errors in the input print one line naming the problem and exit with status 1;
-wrong usage exits with status 2. Input files are only read.
+Every pipeline's batch has the same options and rules (``apps.batch``). Errors
+print one line naming the problem: a failed case or bad input exits with
+status 1, wrong usage (options, an unusable ``--out``) with status 2. Input
+files are only read.
 """
 
 from __future__ import annotations
@@ -41,14 +45,54 @@ def _hip_measure(args) -> int:
     return 0
 
 
-def _hip(args) -> int:
-    from .hip_batch import run_hip_batch
+def _hip_job(args):
+    from .hip import HipJob
 
-    summary = run_hip_batch(args.source, args.out, cup_diameter_mm=args.cup_diameter, spacing_mm=args.spacing,
-                            side=args.side, write_scene=not args.no_scene)
-    print(f"{len(summary.processed)} radiograph(s) measured, {len(summary.failed)} skipped, "
-          f"{summary.seconds:.1f} s; table: {summary.csv_path}")
-    return 1 if summary.failed else 0
+    return HipJob(cup_diameter_mm=args.cup_diameter, spacing_mm=args.spacing, side=args.side,
+                  write_scene=not args.no_scene)
+
+
+def _hip_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cup-diameter", type=float, metavar="MM", help="true cup diameter, to calibrate lengths")
+    parser.add_argument("--spacing", type=float, metavar="MM", help="pixel spacing (needed for PNG/JPEG; overrides headers)")
+    parser.add_argument("--side", choices=["auto", "right", "left", "both"], default="auto",
+                        help="operated side (default: found automatically; both sides when bilateral)")
+    parser.add_argument("--no-scene", action="store_true", help="skip the .mrb and .png per film (faster)")
+
+
+def _bone_phantom_job(args):
+    from .bone_phantom import BonePhantomJob
+
+    return BonePhantomJob(force_cpu=args.cpu)
+
+
+def _bone_phantom_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--cpu", action="store_true", help="force the CPU even when CUDA is available")
+
+
+# name -> (help, pipeline options, job from the parsed arguments)
+BATCH_COMMANDS = {
+    "hip": ("keypoints and measures from AP pelvis radiographs after hip arthroplasty",
+            _hip_arguments, _hip_job),
+    "bone-phantom": ("the worked 3-D example: tiny bone segmentation of CT volumes (a model trained on phantoms; "
+                     "it checks the runtime and is not meant for patients' CT)",
+                     _bone_phantom_arguments, _bone_phantom_job),
+}
+
+
+def _batch(args) -> int:
+    from ..errors import InputError
+    from .batch import UsageError, batch_options, run_batch
+
+    job = args.make_job(args)
+    try:
+        job.validate()
+    except InputError as error:
+        raise UsageError(str(error)) from None
+    summary = run_batch(job, **batch_options(args))
+    print(f"{job.pipeline}: {summary.ok} case(s) done, {summary.failed} failed, {summary.resumed} already complete "
+          f"(--resume), {summary.seconds:.1f} s; table: {summary.csv_path}")
+    return summary.exit_code
 
 
 def _hip_benchmark(args) -> int:
@@ -114,15 +158,13 @@ def build_parser() -> argparse.ArgumentParser:
     hip.add_argument("--json", action="store_true", help="print one JSON object: the measures, flags, calibrated")
     hip.set_defaults(run=_hip_measure)
 
-    hip_batch = commands.add_parser("hip", help="keypoints and measures from AP pelvis radiographs (a file or a folder)")
-    hip_batch.add_argument("source", type=Path, help="a radiograph (DICOM, NRRD, NIfTI, MHA, PNG, JPEG) or a folder of them")
-    hip_batch.add_argument("--out", type=Path, required=True, help="output folder")
-    hip_batch.add_argument("--cup-diameter", type=float, metavar="MM", help="true cup diameter, to calibrate lengths")
-    hip_batch.add_argument("--spacing", type=float, metavar="MM", help="pixel spacing (needed for PNG/JPEG; overrides headers)")
-    hip_batch.add_argument("--side", choices=["auto", "right", "left", "both"], default="auto",
-                           help="operated side (default: found automatically; both sides when bilateral)")
-    hip_batch.add_argument("--no-scene", action="store_true", help="skip the .mrb and .png per film (faster)")
-    hip_batch.set_defaults(run=_hip)
+    from .batch import add_batch_arguments
+
+    for name, (help_text, add_arguments, make_job) in BATCH_COMMANDS.items():
+        batch = commands.add_parser(name, help=help_text, description=help_text)
+        add_batch_arguments(batch)
+        add_arguments(batch)
+        batch.set_defaults(run=_batch, make_job=make_job)
 
     bench = commands.add_parser("hip-benchmark", help="held-out accuracy and speed of the hip keypoint pipeline (JSON)")
     bench.add_argument("--cases", type=int, default=200, help="number of held-out generated films (default 200)")
@@ -142,9 +184,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from .batch import UsageError
+
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except UsageError as error:
+        print(f"orthoai: error: {error}", file=sys.stderr)
+        return 2
     except OrthoAIError as error:
         print(f"orthoai: error: {error}", file=sys.stderr)
         return 1

@@ -17,7 +17,6 @@ detect, refine, measure, write. The output folder holds:
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -28,10 +27,12 @@ DEMO_STEM = "ap_pelvis"
 
 
 def run_hip_demo(out_dir: str | Path, seed: int = DEMO_SEED, calibrate: bool = True) -> dict:
-    from ..pipelines.hip.measures import MEASURE_KEYS, compute_hip_measures
-    from .hip_batch import run_hip_batch
-    from ..phantoms.pelvis_xray import make_pelvis_radiograph
     from ..io.radiograph import write_radiograph_dicom
+    from ..io.reports import write_json
+    from ..phantoms.pelvis_xray import make_pelvis_radiograph
+    from ..pipelines.hip.measures import MEASURE_KEYS, compute_hip_measures
+    from .batch import run_batch
+    from .hip import HipJob
 
     out_dir = Path(out_dir)
     (out_dir / "input").mkdir(parents=True, exist_ok=True)
@@ -40,20 +41,19 @@ def run_hip_demo(out_dir: str | Path, seed: int = DEMO_SEED, calibrate: bool = T
     source = write_radiograph_dicom(out_dir / "input" / f"{DEMO_STEM}.dcm", film.image, film.spacing_mm,
                                     bits_stored=film.bit_depth)
     cup_diameter = round(film.cup_diameter_mm, 1) if calibrate else None
-    summary = run_hip_batch(source, out_dir, cup_diameter_mm=cup_diameter, log=lambda line: None)
-    if summary.failed:
-        raise RuntimeError(f"the demo film failed: {summary.failed}")
-    case = json.loads((out_dir / f"{DEMO_STEM}.measures.json").read_text())
-    side = case["sides"][0]
-    truth_ras = film.keypoints_ras_for(side["operated_side"])  # the film's geometry is the one the command uses
-    errors = {name: round(float(np.linalg.norm(np.array(side["landmarks_ras_mm"][name]) - truth_ras[name])), 3)
-              for name in truth_ras}
-    truth = compute_hip_measures(truth_ras, cup_diameter).to_json_dict()
+    summary = run_batch(HipJob(cup_diameter_mm=cup_diameter), source, out_dir, log=lambda line: None, keep_results=True)
+    (outcome,) = summary.outcomes
+    if outcome.failed:
+        raise RuntimeError(f"the demo film failed: {outcome.message}")
+    side = outcome.result.sides[0]  # the pipeline's own result, handed on as an object
+    truth_ras = film.keypoints_ras_for(side.operated_side)  # the film's geometry is the one the command uses
+    errors = {name: round(float(np.linalg.norm(side.points_ras[name] - truth_ras[name])), 3) for name in truth_ras}
+    measures = side.measures.to_json_dict()
     report = {
-        "measures": {key: side[key] for key in (*MEASURE_KEYS, "flags", "calibrated")},
-        "operated_side": side["operated_side"],
+        "measures": {key: measures[key] for key in (*MEASURE_KEYS, "flags", "calibrated")},
+        "operated_side": side.operated_side,
         "true_operated_sides": list(film.operated_sides),
-        "true_measures": truth,
+        "true_measures": compute_hip_measures(truth_ras, cup_diameter).to_json_dict(),
         "keypoint_error_mm": errors,
         "keypoint_error_mm_mean": round(float(np.mean(list(errors.values()))), 3),
         "cup_diameter_mm": cup_diameter,
@@ -66,5 +66,5 @@ def run_hip_demo(out_dir: str | Path, seed: int = DEMO_SEED, calibrate: bool = T
     }
     report_path = out_dir / "hip_demo_report.json"
     report["files"]["report"] = str(report_path)
-    report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    write_json(report_path, report)
     return report

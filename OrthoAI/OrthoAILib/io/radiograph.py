@@ -1,20 +1,9 @@
 """Reading radiographs (DICOM DX/CR, NRRD, NIfTI, MHA, PNG, JPEG) and writing DICOM.
 
-Only pixel data and pixel spacing go further: nothing that identifies a
-patient is read into the result, so nothing downstream can write it out.
-
-Pixel spacing, in order of preference:
-
-1. what the user gives (``spacing_mm``) — required for PNG/JPEG;
-2. DICOM ``PixelSpacing`` (calibrated to the patient plane);
-3. DICOM ``ImagerPixelSpacing`` divided by ``EstimatedRadiographicMagnificationFactor``
-   (detector plane corrected to the patient plane), or undivided when the
-   factor is absent (then lengths include the magnification);
-4. the spacing in an NRRD/NIfTI/MHA header.
-
-``MONOCHROME1`` images are inverted so that dense is bright, and a DICOM
-whose ``PatientOrientation`` says its columns run towards the patient's right
-is mirrored into radiological orientation.
+Only pixel data, pixel spacing and orientation go further: nothing that
+identifies a patient is read into the result, so nothing downstream can write
+it out. Spacing and orientation follow ``radiograph_policy`` (shared with the
+bridge). ``MONOCHROME1`` images are inverted so that dense is bright.
 """
 
 from __future__ import annotations
@@ -26,6 +15,9 @@ from typing import Optional
 import numpy as np
 
 from ..errors import InputError
+from ..image import Image
+from .radiograph_policy import (SpacingChoice, choose_spacing, columns_towards_patient_right, dicom_spacing,
+                                is_mirrored, positive_spacing, radiograph_image)
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ""}
 ITK_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
@@ -33,29 +25,9 @@ BITMAP_SUFFIXES = (".png", ".jpg", ".jpeg")
 SUPPORTED = "DICOM (.dcm), NRRD, NIfTI, MHA, PNG or JPEG"
 
 
-@dataclass(frozen=True)
-class Radiograph:
-    pixels: np.ndarray  # float32, rows × columns, dense is bright, radiological orientation
-    spacing_mm: tuple[float, float]  # (row, column) spacing
-    spacing_source: str
-    magnification_corrected: bool
-    source: str  # file name only (no folders, no identifiers)
-    mirrored: bool = False  # flipped left-right into radiological orientation
-
-
 def file_suffix(path: Path) -> str:
     name = path.name.lower()
     return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
-
-
-def _positive_spacing(values, where: str) -> tuple[float, float]:
-    try:
-        spacing = tuple(float(v) for v in values)
-    except (TypeError, ValueError):
-        raise InputError(f"{where}: pixel spacing {values!r} is not numeric.") from None
-    if len(spacing) != 2 or not all(np.isfinite(spacing)) or min(spacing) <= 0:
-        raise InputError(f"{where}: pixel spacing {values!r} must be two positive numbers (mm).")
-    return spacing
 
 
 def looks_like_dicom(path: Path) -> bool:
@@ -67,22 +39,22 @@ def looks_like_dicom(path: Path) -> bool:
         return False
 
 
-def read_radiograph(path: str | Path, spacing_mm: Optional[float] = None) -> Radiograph:
+def read_radiograph(path: str | Path, spacing_mm: Optional[float] = None) -> Image:
+    """The film in ``path`` as an :class:`Image` (one slice, radiological orientation)."""
     path = Path(path)
     if not path.is_file():
         raise InputError(f"No such image file: {path}")
-    user_spacing = None
     if spacing_mm is not None:
-        user_spacing = _positive_spacing((spacing_mm, spacing_mm), "--spacing")
+        positive_spacing((spacing_mm, spacing_mm), "--spacing")  # checked before anything is read
     suffix = file_suffix(path)
     if suffix in ITK_SUFFIXES or suffix in BITMAP_SUFFIXES:
-        return _read_with_itk(path, suffix, user_spacing)
+        return _read_with_itk(path, suffix, spacing_mm)
     if suffix in DICOM_SUFFIXES or looks_like_dicom(path):
-        return _read_dicom(path, user_spacing)
+        return _read_dicom(path, spacing_mm)
     raise InputError(f"{path.name}: unsupported file type '{suffix}'. Use {SUPPORTED}.")
 
 
-def _read_dicom(path: Path, user_spacing) -> Radiograph:
+def _read_dicom(path: Path, spacing_mm: Optional[float]) -> Image:
     import pydicom
     from pydicom.errors import InvalidDicomError
 
@@ -100,6 +72,8 @@ def _read_dicom(path: Path, user_spacing) -> Radiograph:
     photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).upper()
     if photometric not in ("MONOCHROME1", "MONOCHROME2"):
         raise InputError(f"{where}: PhotometricInterpretation {photometric} is not supported; use MONOCHROME1 or 2.")
+    spacing = choose_spacing(where, user_mm=spacing_mm, dicom=dicom_spacing(dataset, where),
+                             missing="no PixelSpacing or ImagerPixelSpacing")
     try:
         pixels = dataset.pixel_array.astype(np.float32)
     except Exception as error:  # compressed without a decoder, truncated data...
@@ -112,43 +86,13 @@ def _read_dicom(path: Path, user_spacing) -> Radiograph:
     if photometric == "MONOCHROME1":
         bits = int(dataset.get("BitsStored", 16))
         pixels = (2 ** bits - 1) * slope + intercept - pixels
-
-    if user_spacing is not None:
-        spacing, source, corrected = user_spacing, "given by the user", True
-    else:
-        spacing, source, corrected = dicom_spacing(dataset, where)
-
-    mirrored = columns_towards_patient_right(dataset)
-    if mirrored:
-        pixels = pixels[:, ::-1]
-    return Radiograph(np.ascontiguousarray(pixels, dtype=np.float32), spacing, source, corrected, path.name, mirrored)
-
-
-def dicom_spacing(dataset, where: str) -> tuple[tuple[float, float], str, bool]:
-    """(row, column) spacing at the patient plane when known, its source, and whether it is corrected
-    for magnification, from a DICOM header (the preference order is in the module docstring)."""
-    if "PixelSpacing" in dataset:
-        return _positive_spacing(dataset.PixelSpacing, where), "PixelSpacing", True
-    if "ImagerPixelSpacing" in dataset:
-        imager = _positive_spacing(dataset.ImagerPixelSpacing, where)
-        factor = dataset.get("EstimatedRadiographicMagnificationFactor")
-        if factor is not None and float(factor) > 0:
-            return ((imager[0] / float(factor), imager[1] / float(factor)),
-                    "ImagerPixelSpacing / EstimatedRadiographicMagnificationFactor", True)
-        return imager, "ImagerPixelSpacing (detector plane, not corrected for magnification)", False
-    raise InputError(f"{where}: no PixelSpacing or ImagerPixelSpacing; give the pixel spacing in mm "
-                     "(--spacing, or the module's Pixel spacing).")
-
-
-def columns_towards_patient_right(dataset) -> bool:
-    """True when ``PatientOrientation`` says the columns run towards the patient's right."""
-    orientation = dataset.get("PatientOrientation")
-    return bool(orientation) and str(orientation[0]).upper().startswith("R")
+    mirrored = is_mirrored(dicom_columns_towards_right=columns_towards_patient_right(dataset))
+    return radiograph_image(pixels, spacing, path.name, mirrored=mirrored, modality=str(dataset.get("Modality", "DX")))
 
 
 @dataclass(frozen=True)
 class DicomHeader:
-    spacing: Optional[tuple[tuple[float, float], str, bool]]  # dicom_spacing(), or None without spacing tags
+    spacing: Optional[SpacingChoice]  # None without spacing tags
     columns_towards_right: bool
 
 
@@ -168,7 +112,7 @@ def read_dicom_header(path: str | Path) -> Optional[DicomHeader]:
     return DicomHeader(spacing, columns_towards_patient_right(dataset))
 
 
-def _read_with_itk(path: Path, suffix: str, user_spacing) -> Radiograph:
+def _read_with_itk(path: Path, suffix: str, spacing_mm: Optional[float]) -> Image:
     import SimpleITK as sitk
 
     try:
@@ -184,18 +128,15 @@ def _read_with_itk(path: Path, suffix: str, user_spacing) -> Radiograph:
         pixels = pixels[0]
     if pixels.ndim != 2:
         raise InputError(f"{path.name}: expected one 2-D image, got an array of shape {pixels.shape}.")
-    # ITK directions are LPS: a first axis pointing to the patient's right (-L) is a mirrored film.
-    mirrored = suffix not in BITMAP_SUFFIXES and image.GetDirection()[0] < 0
-    if mirrored:
-        pixels = np.ascontiguousarray(pixels[:, ::-1])
-    if user_spacing is not None:
-        spacing, source = user_spacing, "given by the user"
-    elif suffix in BITMAP_SUFFIXES:
+    bitmap = suffix in BITMAP_SUFFIXES
+    if bitmap and spacing_mm is None:
         raise InputError(f"{path.name}: {suffix.lstrip('.').upper()} files carry no pixel spacing; "
                          "give it in mm (--spacing, or the module's pixel spacing field).")
-    else:
-        spacing, source = _positive_spacing(image.GetSpacing()[:2][::-1], path.name), f"{suffix} header"
-    return Radiograph(pixels, spacing, source, True, path.name, mirrored)
+    spacing = choose_spacing(path.name, user_mm=spacing_mm, own=image.GetSpacing()[:2][::-1],
+                             own_source=f"{suffix} header")
+    # ITK directions are LPS: a first axis towards the patient's right (-L) is RAS x > 0.
+    mirrored = not bitmap and is_mirrored(i_axis_ras_x=-image.GetDirection()[0])
+    return radiograph_image(pixels, spacing, path.name, mirrored=mirrored)
 
 
 def write_radiograph_dicom(path: str | Path, image: np.ndarray, spacing_mm: float, *,

@@ -12,6 +12,7 @@ import vtk
 
 from ..errors import InputError
 from ..geometry import ImageGeometry
+from ..image import Image, ImageOrigin
 from .app import current_scene
 from .scene_edit import SceneTransaction
 
@@ -62,3 +63,9 @@ def volume_from_array(array: np.ndarray, geometry: ImageGeometry, name: str, sce
 def plane_normal_of(volume_node) -> np.ndarray:
     """RAS direction of the volume's K axis: the normal of a single-slice image."""
     return np.asarray(geometry_of(volume_node).directions)[:, 2]
+
+
+def image_from_volume(volume_node, modality: str = "") -> Image:
+    """A volume node as the pipelines' ``Image`` (a copy: the node is never changed)."""
+    array, geometry = array_from_volume(volume_node)
+    return Image(np.array(array, dtype=np.float32), geometry, ImageOrigin(volume_node.GetName(), modality, "volume spacing"))

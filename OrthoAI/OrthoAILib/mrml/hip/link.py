@@ -48,7 +48,8 @@ class HipMeasurementLink:
 
     def __init__(self, landmarks_node, *, table_node=None, volume_node=None,
                  cup_diameter_mm: Optional[float] = None, scene=None, mm_per_unit: Optional[float] = None,
-                 on_update: Optional[Callable[["HipMeasurementLink"], None]] = None) -> None:
+                 on_update: Optional[Callable[["HipMeasurementLink"], None]] = None,
+                 initial_measures: Optional[HipMeasures] = None) -> None:
         self.scene = current_scene(scene)
         self.landmarks_node = landmarks_node
         self.volume_node = volume_node
@@ -67,14 +68,14 @@ class HipMeasurementLink:
         self.last_update_seconds = 0.0
         self._observer_tags = [landmarks_node.AddObserver(event, self._on_landmarks_event) for event in _OBSERVED_EVENTS]
         try:
-            self.update()
+            self.update(initial_measures)
         except Exception:
             self.detach()
             raise
 
     # -- observer ---------------------------------------------------------
     def _on_landmarks_event(self, caller, event) -> None:
-        self.update()
+        self.update()  # a moved point: computed afresh
 
     def detach(self) -> None:
         """Stop following the landmarks (lines and table stay in the scene)."""
@@ -87,7 +88,9 @@ class HipMeasurementLink:
         self.update()
 
     # -- recompute ----------------------------------------------------------
-    def update(self) -> Optional[HipMeasures]:
+    def update(self, measures: Optional[HipMeasures] = None) -> Optional[HipMeasures]:
+        """Recompute from the landmarks; ``measures``: the pipeline's own for these very points
+        (right after detection), shown as they are instead of being computed again."""
         started = time.perf_counter()
         normal = plane_normal_of(self.volume_node) if self.volume_node is not None else None
         try:
@@ -97,7 +100,9 @@ class HipMeasurementLink:
         else:
             failure = ""
         self._update_lines(points, normal)
-        if not failure:
+        if not failure and measures is not None:
+            self.measures = measures
+        elif not failure:
             try:
                 self.measures = compute_hip_measures(points, self.cup_diameter_mm, normal, self.mm_per_unit)
             except InputError as error:

@@ -1,7 +1,7 @@
 """A radiograph with its hip landmarks, lines and measure tables in the scene.
 
 Used for the demo, the batch command's scene bundles and pictures, and the
-HipTHA module's results. The model's own positions are kept on each landmarks
+HipTHA module's results; the pipeline itself runs in the apps layer (``apps.hip``). The model's own positions are kept on each landmarks
 node (attribute ``OrthoAI.ModelPoints``), so a user's corrections can be
 undone with :func:`reset_to_model_points`, also after saving and reopening.
 """
@@ -17,6 +17,8 @@ import slicer
 
 from ...errors import InputError
 from ...geometry import ImageGeometry
+from ...image import Image
+from ...pipelines.hip.pipeline import HipCaseResult
 from ..app import current_scene
 from ..hierarchy import create_patient_study, move_under, place_with_input
 from .link import MM_PER_UNIT_ATTRIBUTE, HipMeasurementLink
@@ -50,30 +52,39 @@ def reset_to_model_points(landmarks_node) -> None:
     fiducials_from_points(json.loads(stored), landmarks_node.GetName(), landmarks_node.GetScene(), node=landmarks_node)
 
 
-def add_hip_results(volume, sides: Mapping[str, Mapping[str, Sequence[float]]], cup_diameter_mm: Optional[float] = None,
-                    scene=None, model_points: bool = True, mm_per_unit: float = 1.0) -> HipScene:
-    """Landmarks (one node per operated side), live lines and measure tables for ``volume``."""
+def add_hip_results(volume, case: HipCaseResult, cup_diameter_mm: Optional[float] = None, scene=None,
+                    model_points: bool = True) -> HipScene:
+    """Landmarks (one node per operated side), live lines and measure tables for ``volume``, starting
+    from the pipeline's own measures (a side it could not measure starts from its points)."""
     scene = current_scene(scene)
     result = HipScene(volume)
+    mm_per_unit = _mm_per_unit_of(case, volume)
     try:
         with SceneTransaction(scene):
-            for side, points in sides.items():
-                name = f"Hip landmarks ({side})" if len(sides) > 1 else "Hip landmarks"
-                landmarks = fiducials_from_points(points, name, scene)
+            for side in case.sides:
+                name = f"Hip landmarks ({side.operated_side})" if len(case.sides) > 1 else "Hip landmarks"
+                landmarks = fiducials_from_points(side.points_ras, name, scene)
                 if model_points:
-                    store_model_points(landmarks, points)
+                    store_model_points(landmarks, side.points_ras)
                 landmarks.SetAttribute(MM_PER_UNIT_ATTRIBUTE, repr(float(mm_per_unit)))
                 display = landmarks.GetDisplayNode()
                 display.SetGlyphScale(2.0)
                 display.SetTextScale(2.5)
                 place_with_input(landmarks, volume)
-                result.landmarks[side] = landmarks
-                result.links[side] = HipMeasurementLink(landmarks, volume_node=volume, cup_diameter_mm=cup_diameter_mm,
-                                                        scene=scene)
+                result.landmarks[side.operated_side] = landmarks
+                result.links[side.operated_side] = HipMeasurementLink(
+                    landmarks, volume_node=volume, cup_diameter_mm=cup_diameter_mm, scene=scene,
+                    mm_per_unit=mm_per_unit, initial_measures=side.measures)
     except Exception:
         result.detach()  # the transaction removed the nodes; the observers go too
         raise
     return result
+
+
+def _mm_per_unit_of(case: HipCaseResult, volume) -> float:
+    """True mm per scene unit: the case's true spacing over the spacing the volume shows."""
+    shown = volume.GetSpacing()
+    return float(np.mean([case.spacing_mm[1] / shown[0], case.spacing_mm[0] / shown[1]]))
 
 
 def add_radiograph(pixels: np.ndarray, geometry: ImageGeometry, name: str, scene=None, study: Optional[tuple[str, str]] = None):
@@ -102,63 +113,42 @@ def _dicom_file_of(volume_node) -> Optional[str]:
     return None
 
 
-def radiograph_from_volume(volume_node, spacing_mm: Optional[float] = None):
-    """The film in a single-slice volume node as the hip pipeline reads it, the node's geometry
-    (unchanged: points are placed where the film is shown), and true mm per scene unit.
+def radiograph_from_volume(volume_node, spacing_mm: Optional[float] = None) -> Image:
+    """The film in a single-slice volume node as the hip pipeline reads it (the node is not changed).
 
-    True spacing: the user's, else the DICOM header's by OrthoAI's rules (Slicer's DICOM
-    reader takes ImagerPixelSpacing for DX films, or none at all), else the volume's.
-    When it differs from the spacing the node shows, lengths are scaled by their ratio.
-    A film whose columns run towards the patient's right (by its geometry, or by the DICOM
-    ``PatientOrientation`` that Slicer's reader ignores) is flagged ``mirrored``.
+    The spacing and orientation policy is the readers' (``io.radiograph_policy``): the user's
+    spacing, else the DICOM header's (Slicer's DICOM reader takes ImagerPixelSpacing for DX
+    films, or none at all), else the volume's. The image keeps the node's geometry, so points
+    land where the film is shown; when the true spacing differs from the one shown, the
+    image's ``mm_per_unit`` scales lengths. A film whose columns run towards the patient's
+    right (by its geometry, or by the DICOM ``PatientOrientation`` that Slicer's reader
+    ignores) is mirrored, geometry and all.
     """
-    from ...io.radiograph import Radiograph, read_dicom_header
+    from ...io.radiograph import read_dicom_header
+    from ...io.radiograph_policy import choose_spacing, is_mirrored, radiograph_image
     from ..volumes import array_from_volume
 
     array, geometry = array_from_volume(volume_node)
+    name = volume_node.GetName()
     if array.shape[0] != 1:
-        raise InputError(f"'{volume_node.GetName()}' has {array.shape[0]} slices; choose a single radiograph (one slice).")
+        raise InputError(f"'{name}' has {array.shape[0]} slices; choose a single radiograph (one slice).")
     dicom_file = _dicom_file_of(volume_node)
     header = read_dicom_header(dicom_file) if dicom_file else None
     shown = (geometry.spacing[1], geometry.spacing[0])
-    if spacing_mm:
-        spacing, source, corrected = (float(spacing_mm), float(spacing_mm)), "given by the user", True
-    elif header is not None and header.spacing is not None:
-        (spacing, source, corrected) = header.spacing
-        source = f"DICOM {source}"
-    else:
-        spacing, source, corrected = shown, "volume spacing", True
-    ratios = np.asarray(spacing) / np.asarray(shown)
+    spacing = choose_spacing(name, user_mm=spacing_mm, dicom=header.spacing if header else None,
+                             own=shown, own_source="volume spacing")
+    if header is not None and spacing is header.spacing:
+        spacing = type(spacing)(spacing.spacing_rc, f"DICOM {spacing.source}", spacing.calibrated)
+    ratios = np.asarray(spacing.spacing_rc) / np.asarray(shown)
     if abs(ratios[0] - ratios[1]) > 0.01 * ratios.mean():
-        raise InputError(f"'{volume_node.GetName()}' is shown with pixel spacing {shown} mm but its true spacing is "
-                         f"{spacing} mm, in different proportions per axis; resample it or give the spacing in mm.")
-    mirrored = bool(np.asarray(geometry.directions)[0, 0] > 0)  # I axis towards the patient's right
-    if header is not None and header.columns_towards_right:
-        mirrored = not mirrored
-    pixels = array[0].astype(np.float32)
-    if mirrored:
-        pixels = np.ascontiguousarray(pixels[:, ::-1])
-    radiograph = Radiograph(pixels, spacing, source, corrected, volume_node.GetName(), mirrored)
-    return radiograph, geometry, float(ratios.mean())
+        raise InputError(f"'{name}' is shown with pixel spacing {shown} mm but its true spacing is "
+                         f"{spacing.spacing_rc} mm, in different proportions per axis; resample it or give the spacing in mm.")
+    mirrored = is_mirrored(np.asarray(geometry.directions)[0, 0], header is not None and header.columns_towards_right)
+    return radiograph_image(array[0], spacing, name, mirrored=mirrored, geometry=geometry,
+                            mm_per_unit=float(ratios.mean()))
 
 
-def detect_hip_results(volume_node, detector, *, cup_diameter_mm: Optional[float] = None, spacing_mm: Optional[float] = None,
-                       side: str = "auto", progress=None, cancel=None):
-    """Keypoints, lines and measure tables for the film in ``volume_node`` (the HipTHA module's
-    Detect). The scene changes only once detection succeeded: Cancel or an error leaves it as it was.
-    Returns ``(HipCaseResult, HipScene)``."""
-    from ...pipelines.hip.analysis import analyse_radiograph
-
-    radiograph, geometry, mm_per_unit = radiograph_from_volume(volume_node, spacing_mm)
-    case = analyse_radiograph(radiograph, detector, cup_diameter_mm=cup_diameter_mm, side=side,
-                              geometry=geometry, mm_per_unit=mm_per_unit, progress=progress, cancel=cancel)
-    scene = add_hip_results(volume_node, {s.operated_side: s.points_ras for s in case.sides}, cup_diameter_mm,
-                            volume_node.GetScene(), mm_per_unit=mm_per_unit)
-    return case, scene
-
-
-def save_hip_scene(app, pixels: np.ndarray, geometry: ImageGeometry, sides: Mapping[str, Mapping[str, Sequence[float]]],
-                   cup_diameter_mm: Optional[float], bundle_path, picture_path):
+def save_hip_scene(app, image: Image, case: HipCaseResult, cup_diameter_mm: Optional[float], bundle_path, picture_path):
     """A film with its results as a scene bundle and a slice-view picture, in a headless
     application's scene (emptied before and after). Returns the two paths."""
     from ..render import render_slice_view
@@ -166,8 +156,8 @@ def save_hip_scene(app, pixels: np.ndarray, geometry: ImageGeometry, sides: Mapp
     from ..views import show_image_and_table
 
     app.clear()
-    volume = add_radiograph(pixels, geometry, "AP pelvis radiograph", app.scene, study=("Anonymous", "AP pelvis"))
-    results = add_hip_results(volume, sides, cup_diameter_mm, app.scene)
+    volume = add_radiograph(image.plane, image.geometry, "AP pelvis radiograph", app.scene, study=("Anonymous", "AP pelvis"))
+    results = add_hip_results(volume, case, cup_diameter_mm, app.scene)
     try:
         show_image_and_table(volume, next(iter(results.links.values())).table_node, app.scene)
         return save_scene_bundle(bundle_path, app.scene), render_slice_view(app, volume, picture_path)

@@ -34,12 +34,12 @@ def _stats(values) -> dict:
 
 
 def run_benchmark(cases: int = 200, detector=None, log=None) -> dict:
-    from ..analysis import analyse_radiograph
+    from ..pipeline import HipPipeline
     from ..keypoint_pipeline import HipKeypointDetector
     from ....phantoms.pelvis_xray import make_pelvis_radiograph
     from ....io.radiograph import read_radiograph, write_radiograph_dicom
 
-    detector = detector or HipKeypointDetector()
+    pipeline = HipPipeline(detector=detector or HipKeypointDetector())
     point_errors: dict[str, list[float]] = {}
     measure_errors: dict[str, list[float]] = {key: [] for key in MEASURE_KEYS}
     flag_agree: dict[str, list[bool]] = {key: [] for key in MEASURE_KEYS}
@@ -53,7 +53,7 @@ def run_benchmark(cases: int = 200, detector=None, log=None) -> dict:
             started = time.perf_counter()
             radiograph = read_radiograph(path)
             read_seconds = time.perf_counter() - started
-            case = analyse_radiograph(radiograph, detector)
+            case = pipeline.run(radiograph)
             measure_seconds = time.perf_counter() - started - read_seconds - case.timings_s["total"]
             for stage, seconds in {"read": read_seconds, **case.timings_s, "measure": measure_seconds}.items():
                 stage_times.setdefault(stage, []).append(seconds)

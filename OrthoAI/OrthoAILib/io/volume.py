@@ -1,0 +1,89 @@
+"""Reading 3-D volumes (NRRD, NIfTI, MHA, a DICOM series) into an ``Image``, and writing labelmaps.
+
+ITK works in LPS; the ``Image`` geometry is RAS (Slicer's), so the first two
+axes of origin and directions are negated on the way in and out. The size is
+read from the header first: an implausible volume is refused before its
+voxels are allocated.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import InputError
+from ..geometry import ImageGeometry
+from ..image import Image, ImageOrigin
+
+MAX_VOXELS = 1024 * 1024 * 1024  # 1 Gi voxels (4 GiB as float32): larger is refused before reading
+_LPS = np.diag([-1.0, -1.0, 1.0])
+
+
+def _geometry_from_itk(image) -> ImageGeometry:
+    directions = _LPS @ np.asarray(image.GetDirection(), dtype=float).reshape(3, 3)
+    origin = _LPS @ np.asarray(image.GetOrigin(), dtype=float)
+    return ImageGeometry(tuple(image.GetSpacing()), tuple(origin), tuple(map(tuple, directions)))
+
+
+def _reader(paths: Sequence[str]):
+    import SimpleITK as sitk
+
+    if len(paths) == 1:
+        reader = sitk.ImageFileReader()
+        reader.SetFileName(str(paths[0]))
+    else:
+        reader = sitk.ImageSeriesReader()
+        reader.SetFileNames([str(p) for p in paths])
+    return reader
+
+
+def _check_size(paths: Sequence[str], name: str) -> None:
+    import SimpleITK as sitk
+
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(paths[0]))
+    reader.ReadImageInformation()
+    size = list(reader.GetSize()) + [1] * (3 - reader.GetDimension())
+    if len(paths) > 1:
+        size[2] = len(paths)
+    if reader.GetNumberOfComponents() != 1:
+        raise InputError(f"{name}: {reader.GetNumberOfComponents()} components per voxel; a greyscale volume is needed.")
+    voxels = int(np.prod(size[:3]))
+    if voxels > MAX_VOXELS:
+        raise InputError(f"{name}: {size[0]}x{size[1]}x{size[2]} voxels is larger than {MAX_VOXELS:,} voxels; "
+                         "crop or resample it first.")
+
+
+def read_volume(paths: Sequence[str | Path], name: str = "", modality: str = "") -> Image:
+    """One volume file, or the files of one DICOM series (in slice order), as a float32 ``Image``."""
+    paths = [str(p) for p in paths]
+    name = name or Path(paths[0]).name
+    if not paths or not all(Path(p).is_file() for p in paths):
+        raise InputError(f"{name}: no such file.")
+    try:
+        _check_size(paths, name)
+        image = _reader(paths).Execute()
+    except RuntimeError as error:
+        raise InputError(f"{name} could not be read as a volume ({str(error).strip().splitlines()[-1]}).") from None
+    import SimpleITK as sitk
+
+    if image.GetDimension() == 2:
+        image = sitk.JoinSeries(image)
+    array = sitk.GetArrayFromImage(image).astype(np.float32)  # KJI
+    if not np.all(np.isfinite(array)):
+        raise InputError(f"{name}: the volume holds NaN or infinite values; fix or remove them first.")
+    return Image(array, _geometry_from_itk(image), ImageOrigin(name, modality, "file header", True))
+
+
+def write_labelmap(path: str | Path, labelmap: np.ndarray, geometry: ImageGeometry) -> Path:
+    """A KJI labelmap as NRRD/NIfTI in the geometry it refers to (LPS on disk, as ITK and Slicer expect)."""
+    import SimpleITK as sitk
+
+    image = sitk.GetImageFromArray(np.ascontiguousarray(labelmap, dtype=np.uint8))
+    image.SetSpacing(geometry.spacing)
+    image.SetOrigin(tuple(_LPS @ np.asarray(geometry.origin)))
+    image.SetDirection(tuple((_LPS @ np.asarray(geometry.directions)).ravel()))
+    sitk.WriteImage(image, str(path), useCompression=True)
+    return Path(path)
