@@ -1,8 +1,9 @@
 """HipTHA: hip-arthroplasty measures from keypoints on an AP pelvis radiograph.
 
 Thin module file: widgets and parameter node only. The measures live in
-``OrthoAILib.pipelines.hip`` (core) and the live link to the scene in
-``OrthoAILib.mrml.hip.link`` (bridge).
+``OrthoAILib.pipelines.hip`` (core), the live link to the scene in
+``OrthoAILib.mrml.hip`` (bridge), and detection on a node and batch in
+``OrthoAILib.apps.hip`` (apps).
 """
 
 import logging
@@ -23,6 +24,7 @@ try:
 except ModuleNotFoundError:  # run from the source tree: the shared code sits beside, in OrthoAI/
     sys.path.append(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "OrthoAI"))
     from OrthoAIModuleSupport.widget import ParameterNodeWidget
+from OrthoAIModuleSupport.selftest import run_test_methods
 
 
 class HipTHA(ScriptedLoadableModule):
@@ -65,6 +67,9 @@ class HipTHAWidget(ParameterNodeWidget):
         self.ui.loadDemoButton.connect("clicked(bool)", self.onLoadDemo)
         self.ui.applyButton.connect("clicked(bool)", self.onApply)
         self.ui.cupDiameterSpinBox.connect("valueChanged(double)", self.onCupDiameterChanged)
+        # Shown at the minimum, 0 (ctkDoubleSpinBox has no specialValueText property: its inner QDoubleSpinBox has).
+        self.ui.pixelSpacingSpinBox.spinBox().setSpecialValueText(_("from the image"))
+        self.ui.cupDiameterSpinBox.spinBox().setSpecialValueText(_("not given (lengths uncalibrated)"))
 
     def cleanup(self) -> None:
         ParameterNodeWidget.cleanup(self)
@@ -78,7 +83,7 @@ class HipTHAWidget(ParameterNodeWidget):
         landmarks = self._parameterNode.landmarks if self._parameterNode else None
         volume = self._parameterNode.inputVolume if self._parameterNode else None
         self.ui.applyButton.enabled = landmarks is not None
-        self.ui.detectButton.enabled = volume is not None and self._cancel is None
+        self.ui.detectButton.enabled = volume is not None  # kept disabled while detection runs (base class)
         self.ui.resetButton.enabled = self.logic.hasModelPoints(landmarks)
         self.ui.exportButton.enabled = bool(self.logic.allLinks())
         self.ui.landmarksWidget.setCurrentNode(landmarks)
@@ -159,7 +164,7 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
 
         logic = slicer.util.getModuleLogic("HipTHA")
         case = logic.detect(getNode("AP pelvis"), cupDiameterMm=52)   # keypoints, lines, tables per operated side
-        print(case.to_json_dict())
+        print(case.to_json())
         logic.resetToModelPoints(getNode("Hip landmarks"))              # undo corrections
         logic.exportReport("/tmp/report")                               # PNG, CSV, JSON
         summary = logic.processFiles("/data/films", "/tmp/out")          # a folder of radiographs
@@ -172,48 +177,52 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
         self.link = None  # manual placement: one followed landmark set
         self.links = {}  # after detection: operated side -> live link
         self.lastCase = None
-        self._detector = None
+        self._pipeline = None
         self.demoCupDiameterMm = 0.0
 
-    def detector(self):
-        """The detector and refiner, loaded once (checksums verified)."""
-        if self._detector is None:
+    def pipeline(self):
+        """The hip pipeline (detector and refiner), loaded once per session (checksums verified)."""
+        if self._pipeline is None:
             from OrthoAIModuleSupport.dependencies import ensure_dependencies
 
             ensure_dependencies("HipTHA", need_torch=True)
-            from OrthoAILib.pipelines.hip.keypoint_pipeline import HipKeypointDetector
+            from OrthoAILib.apps.hip import shared_pipeline
 
-            self._detector = HipKeypointDetector()
-        return self._detector
+            self._pipeline = shared_pipeline()
+        return self._pipeline
 
     def detect(self, volumeNode, cupDiameterMm=None, spacingMm=None, side="auto", progress=None, cancel=None, onUpdate=None):
         """Keypoints from the radiograph in ``volumeNode``: landmarks, lines and tables per operated side.
 
         The scene changes only after detection succeeded; Cancel or an error leaves it as it was.
-        Returns ``OrthoAILib.pipelines.hip.analysis.HipCaseResult``.
+        Returns ``OrthoAILib.pipelines.hip.pipeline.HipCaseResult``.
         """
-        from OrthoAILib.mrml.hip.scene import detect_hip_results
+        from OrthoAILib.apps.hip import detect_on_volume
 
         if volumeNode is None:
             raise ValueError(_("Choose the radiograph first."))
-        case, scene = detect_hip_results(volumeNode, self.detector(), cup_diameter_mm=cupDiameterMm, spacing_mm=spacingMm,
-                                         side=side, progress=progress, cancel=cancel)
+        case, scene = detect_on_volume(volumeNode, self.pipeline(), cup_diameter_mm=cupDiameterMm, spacing_mm=spacingMm,
+                                       side=side, progress=progress, cancel=cancel)
         self.stopFollowing()  # only now: a cancelled or failed detection keeps the earlier results live
         for link in scene.links.values():
             link.on_update = onUpdate
         self.links, self.lastCase = scene.links, case
         return case
 
-    def processFiles(self, source, outputFolder, cupDiameterMm=None, spacingMm=None, side="auto"):
-        """Batch from the Python console: a radiograph file or a folder of them -> landmarks (.mrk.json),
-        measures (.measures.json) and one hip_measures.csv in ``outputFolder``; files that fail are
-        listed in the summary and skipped. (Scene bundles and pictures per film: ``orthoai hip``.)"""
+    def processFiles(self, source, outputFolder, cupDiameterMm=None, spacingMm=None, side="auto", workers=1, resume=False):
+        """Batch from the Python console, through the same runner as ``orthoai hip``: a radiograph, a folder
+        (searched recursively) or a list file -> landmarks (.mrk.json), measures (.measures.json) and one
+        hip_measures.csv in ``outputFolder``; cases that fail are recorded and the others go on.
+        (Scene bundles and pictures per film: ``orthoai hip``.) Returns the run's ``BatchSummary``."""
         from pathlib import Path
 
-        from OrthoAILib.apps.hip_batch import run_hip_batch
+        from OrthoAILib.apps.batch import run_batch
+        from OrthoAILib.apps.hip import HipJob
 
-        return run_hip_batch(Path(source), Path(outputFolder), cup_diameter_mm=cupDiameterMm, spacing_mm=spacingMm,
-                             side=side, write_scene=False, detector=self.detector(), log=logging.info)
+        self.pipeline()  # dependencies first; the runner then reuses the loaded models in this process
+        job = HipJob(cup_diameter_mm=cupDiameterMm, spacing_mm=spacingMm, side=side, write_scene=False)
+        job.validate()
+        return run_batch(job, Path(source), Path(outputFolder), workers=workers, resume=resume, log=logging.info)
 
     def hasModelPoints(self, landmarksNode) -> bool:
         from OrthoAILib.mrml.hip.scene import MODEL_POINTS_ATTRIBUTE
@@ -243,7 +252,8 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
         """``hip_report.json``, ``hip_report.csv`` and, in the application, ``hip_report.png`` (the Red view)."""
         from pathlib import Path
 
-        from OrthoAILib.pipelines.hip.report import csv_rows, write_csv, write_json
+        from OrthoAILib.io.reports import write_json
+        from OrthoAILib.pipelines.hip.report import csv_rows, write_csv
 
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
@@ -262,11 +272,19 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
         return HipTHAParameterNode(super().getParameterNode())
 
     def createLandmarks(self, name: str = "Hip landmarks"):
-        """A landmark set whose nine named points the user places in order."""
+        """A landmark set whose nine named points the user places in order, in one go."""
         from OrthoAILib.pipelines.hip.landmarks import LANDMARK_NAMES
         from OrthoAILib.mrml.markups import unplaced_fiducials
 
-        return unplaced_fiducials(LANDMARK_NAMES, slicer.mrmlScene.GenerateUniqueName(name))
+        landmarks = unplaced_fiducials(LANDMARK_NAMES, slicer.mrmlScene.GenerateUniqueName(name))
+        # Slicer's vtkSlicerMarkupsWidget::PlacePoint (Modules/Loadable/Markups/VTKWidgets) leaves place mode
+        # after a click when the node requires no points and place mode is not persistent, which is a point
+        # list's default: one click, one point. It stays in place mode while the required number of points
+        # is not reached or any point is still undefined; and with a fixed number of points it leaves place
+        # mode once none is undefined, even when the user turned persistent placing on (no tenth point).
+        landmarks.SetRequiredNumberOfControlPoints(len(LANDMARK_NAMES))
+        landmarks.SetFixedNumberOfControlPoints(True)
+        return landmarks
 
     def measure(self, landmarksNode, cupDiameterMm: Optional[float] = None, volumeNode=None):
         """One-off measures (``OrthoAILib.pipelines.hip.HipMeasures``); raises ``InputError`` naming what is missing."""
@@ -335,12 +353,10 @@ class HipTHATest(ScriptedLoadableModuleTest):
         slicer.mrmlScene.Clear()
 
     def runTest(self):
-        self.setUp()
-        self.test_measures_follow_a_dragged_point()
-        self.setUp()
-        self.test_incomplete_set_names_what_is_missing()
-        self.setUp()
-        self.test_detection_reset_and_report()
+        # Each test after setUp(); a skipped test is reported as skipped, not as a failure of the whole run.
+        run_test_methods(self, ("test_measures_follow_a_dragged_point", "test_incomplete_set_names_what_is_missing",
+                                "test_landmark_set_is_placed_in_one_go", "test_detection_reset_and_report"),
+                         report=self.delayDisplay)
 
     def test_detection_reset_and_report(self):
         import importlib.util
@@ -380,6 +396,14 @@ class HipTHATest(ScriptedLoadableModuleTest):
         self.assertTrue(link.measures.calibrated)
         logic.stopFollowing()
         self.delayDisplay("Test passed")
+
+    def test_landmark_set_is_placed_in_one_go(self):
+        logic = HipTHALogic()
+        landmarks = logic.createLandmarks()
+        self.assertEqual(landmarks.GetNumberOfControlPoints(), 9)
+        self.assertEqual(landmarks.GetNumberOfUndefinedControlPoints(), 9)
+        self.assertEqual(landmarks.GetRequiredNumberOfControlPoints(), 9)
+        self.assertTrue(landmarks.GetFixedNumberOfControlPoints())
 
     def test_incomplete_set_names_what_is_missing(self):
         logic = HipTHALogic()

@@ -1,28 +1,61 @@
 """Slicer's scripted-module widget pattern, written once for the OrthoAI modules.
 
 The base class loads ``Resources/UI/<Module>.ui``, binds the module's typed
-parameter node to it (``connectGui``) and follows scene close and re-open,
-as Slicer's module template does. A module widget only adds its logic, its
-connections and what to refresh when parameters change.
+parameter node to it and follows scene close and re-open, as Slicer's module
+template does. A module widget only adds its logic, its connections and what
+to refresh when parameters change (``onParameterNodeModified``).
+
+Two things differ from the template, on purpose:
+
+* GUI binding keeps its own handle. In Slicer 5.8
+  ``parameterNodeWrapper.connectGui`` (wrapper.py) ends with
+  ``_connectParametersToGui(self, paramNameToWidget)`` and returns nothing, so
+  the template's ``disconnectGui(self._parameterNodeGuiTag)`` disconnects
+  nothing. The stale connectors stay wired to the widgets; on the next module
+  entry ``connectGui`` re-creates the combo-box connector, which clears and
+  refills the combo box, and the stale connector writes the refill's first
+  item ("auto") into the parameter node. ``connectParametersToGui`` returns
+  its tag in 5.8 and in later releases, so the base class builds the same
+  parameter -> widget mapping as ``connectGui`` and keeps the tag itself:
+  the same code disconnects in every release.
+* The panel owns a busy state (``OrthoAIModuleSupport.busy``): every refresh
+  ends by re-disabling the buttons of the work that is running.
 """
 
 from __future__ import annotations
 
 import vtk
 
+import qt
 import slicer
 from slicer.ScriptedLoadableModule import ScriptedLoadableModuleWidget
 from slicer.util import VTKObservationMixin
 
+from OrthoAIModuleSupport.busy import BusyButtons
+
+# The dynamic property a .ui file gives a widget to bind it to a parameter
+# (slicer.parameterNodeWrapper.SlicerParameterNamePropertyName).
+PARAMETER_PROPERTY = "SlicerParameterName"
+
+
+def parameterWidgets(uiWidget) -> dict:
+    """{parameter name: widget} for the children of ``uiWidget`` bound to a parameter: what
+    ``connectGui`` collects, taken from the loaded .ui's top widget."""
+    return {widget.property(PARAMETER_PROPERTY): widget for widget in uiWidget.findChildren(qt.QWidget)
+            if widget.property(PARAMETER_PROPERTY)}
+
 
 class ParameterNodeWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     def __init__(self, parent=None, logic=None) -> None:
-        ScriptedLoadableModuleWidget.__init__(self, parent)
+        # All set before ScriptedLoadableModuleWidget.__init__: without a parent it calls setup() at once,
+        # and (through super().__init__()) it re-runs VTKObservationMixin.__init__ before that, never after.
         VTKObservationMixin.__init__(self)
         self.logic = logic  # injectable, so the widget can be tested with a logic of choice
         self._parameterNode = None
-        self._parameterNodeGuiTag = None
+        self._guiConnection = None  # (wrapper, tag) of the current GUI binding, to disconnect exactly that one
         self._cancel = None  # the running task's CancelToken, while one runs
+        self._busy = BusyButtons()
+        ScriptedLoadableModuleWidget.__init__(self, parent)
 
     # -- what a module provides -------------------------------------------
     def createLogic(self):
@@ -37,21 +70,30 @@ class ParameterNodeWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
 
     def onParameterNodeModified(self, caller=None, event=None) -> None:
-        """Refresh what depends on parameters (button states...)."""
+        """Button states from parameters (the busy state is applied after, by ``refresh``)."""
+
+    # -- refresh: the module's rules, then the busy state -------------------
+    def refresh(self, caller=None, event=None) -> None:
+        """Update the panel; the one entry point for every refresh, so busy buttons stay disabled."""
+        self.onParameterNodeModified(caller, event)
+        self._busy.hold()
+        if hasattr(self.ui, "cancelButton"):
+            self.ui.cancelButton.enabled = self._busy.active
 
     # -- long work: progress bar and Cancel (widgets ``progressBar``, ``cancelButton``) ----
     def runWithProgress(self, work, busyButtons, errorMessage: str, cancelledMessage: str):
-        """Run ``work(progress, cancel)`` on this thread with a moving progress bar and a working
-        Cancel; the given buttons are disabled meanwhile. Returns work's result, or None when it
-        failed (the error is shown) or was cancelled (``cancelledMessage`` is shown)."""
+        """Run ``work(progress, cancel)`` on this thread with a moving progress bar and a working Cancel;
+        ``busyButtons`` stay disabled until it ends, whatever refreshes the panel meanwhile.
+
+        Returns work's result, or None when it was cancelled (``cancelledMessage`` is shown). An error
+        is shown with ``errorMessage`` and then propagates (``tryWithErrorDisplay`` re-raises it).
+        """
         from OrthoAILib.errors import Cancelled
         from OrthoAILib.runtime.progress import CancelToken
 
+        self._busy.start(busyButtons)
         self._cancel = CancelToken()
-        states = [button.enabled for button in busyButtons]
-        for button in busyButtons:
-            button.enabled = False
-        self.ui.cancelButton.enabled = True
+        self.refresh()
         try:
             with slicer.util.tryWithErrorDisplay(errorMessage, waitCursor=True):
                 try:
@@ -61,10 +103,8 @@ class ParameterNodeWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
             return None
         finally:
             self._cancel = None
-            self.ui.cancelButton.enabled = False
-            for button, state in zip(busyButtons, states):
-                button.enabled = state
-            self.onParameterNodeModified()
+            self._busy.finish()
+            self.refresh()
 
     def _progress(self, fraction: float, message: str) -> None:
         self.ui.progressBar.value = int(round(100 * fraction))
@@ -78,10 +118,10 @@ class ParameterNodeWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
     # -- the template's life cycle -----------------------------------------
     def setup(self) -> None:
         ScriptedLoadableModuleWidget.setup(self)
-        uiWidget = slicer.util.loadUI(self.resourcePath(f"UI/{self.moduleName}.ui"))
-        self.layout.addWidget(uiWidget)
-        self.ui = slicer.util.childWidgetVariables(uiWidget)
-        uiWidget.setMRMLScene(slicer.mrmlScene)
+        self.uiWidget = slicer.util.loadUI(self.resourcePath(f"UI/{self.moduleName}.ui"))
+        self.layout.addWidget(self.uiWidget)
+        self.ui = slicer.util.childWidgetVariables(self.uiWidget)
+        self.uiWidget.setMRMLScene(slicer.mrmlScene)
         self.logic = self.logic or self.createLogic()
         self.setupConnections()
         self.addObserver(slicer.mrmlScene, slicer.mrmlScene.StartCloseEvent, self.onSceneStartClose)
@@ -89,6 +129,8 @@ class ParameterNodeWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.initializeParameterNode()
 
     def cleanup(self) -> None:
+        if self._parameterNode is not None:
+            self.setParameterNode(None)  # a reloaded module must not leave connectors on the old widgets
         self.removeObservers()
 
     def enter(self) -> None:
@@ -110,12 +152,15 @@ class ParameterNodeWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         self.setParameterNode(parameterNode)
 
     def setParameterNode(self, parameterNode) -> None:
-        if self._parameterNode:
-            self._parameterNode.disconnectGui(self._parameterNodeGuiTag)
-            self._parameterNodeGuiTag = None
-            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
+        if self._guiConnection is not None:
+            wrapper, tag = self._guiConnection
+            wrapper.disconnectGui(tag)
+            self._guiConnection = None
+        if self._parameterNode is not None:
+            self.removeObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.refresh)
         self._parameterNode = parameterNode
-        if self._parameterNode:
-            self._parameterNodeGuiTag = self._parameterNode.connectGui(self.ui)
-            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.onParameterNodeModified)
-            self.onParameterNodeModified()
+        if self._parameterNode is not None:
+            tag = self._parameterNode.connectParametersToGui(parameterWidgets(self.uiWidget))
+            self._guiConnection = (self._parameterNode, tag)
+            self.addObserver(self._parameterNode, vtk.vtkCommand.ModifiedEvent, self.refresh)
+        self.refresh()
