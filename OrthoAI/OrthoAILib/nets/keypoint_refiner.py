@@ -42,7 +42,7 @@ class KeypointRefiner(nn.Module):
                 x = F.max_pool2d(x, 2)
         for index, decoder in enumerate(self.decoders):
             skip = skips[len(skips) - 1 - index]
-            x = F.interpolate(x, size=skip.shape[-2:], mode="bilinear", align_corners=False)
+            x = upsample_bilinear(x, skip.shape[-2:])
             x = decoder(torch.cat([x, skip], dim=1))
         return self.head(x)
 
@@ -53,6 +53,17 @@ class KeypointRefiner(nn.Module):
         heatmaps = self.forward(crops)
         chosen = heatmaps[torch.arange(crops.shape[0]), classes]  # B×S×S
         return soft_argmax(chosen)
+
+
+def upsample_bilinear(x: torch.Tensor, size: list[int]) -> torch.Tensor:
+    """``F.interpolate(x, size, mode="bilinear", align_corners=False)`` for ``B×C×H×W``, as the one
+    operator it runs.
+
+    Scripting ``F.interpolate`` copies its whole body into the model file, with the operators of
+    every mode the exporting torch knows; one that torch 2.11 and older lack (lanczos) makes such a file
+    unloadable by the older torch of Slicer 5.8. This operator exists in every torch 2.x.
+    """
+    return torch._C._nn.upsample_bilinear2d(x, size, False, None)
 
 
 def soft_argmax(heatmaps: torch.Tensor) -> torch.Tensor:

@@ -116,8 +116,7 @@ class SSD512FPN(nn.Module):
         for index, lateral in enumerate(self.lateral):
             laterals.append(lateral(maps[index]))
         for index in range(len(laterals) - 2, -1, -1):  # top-down pathway
-            laterals[index] = laterals[index] + F.interpolate(laterals[index + 1], size=laterals[index].shape[-2:],
-                                                              mode="nearest")
+            laterals[index] = laterals[index] + upsample_nearest(laterals[index + 1], laterals[index].shape[-2:])
         merged: list[torch.Tensor] = []
         for index, smooth in enumerate(self.smooth):
             merged.append(smooth(laterals[index]))
@@ -147,6 +146,16 @@ class SSD512FPN(nn.Module):
         weights = best / best.sum(dim=1, keepdim=True).clamp_min(1e-6)
         location = (gathered * weights.unsqueeze(-1)).sum(dim=1)  # B×(C-1)×2
         return torch.cat([location, best[:, 0, :].unsqueeze(-1)], dim=-1)
+
+
+def upsample_nearest(x: torch.Tensor, size: list[int]) -> torch.Tensor:
+    """``F.interpolate(x, size, mode="nearest")`` for ``B×C×H×W``, as the one operator it runs.
+
+    Scripting ``F.interpolate`` copies its whole body into the model file, with the operators of
+    every mode the exporting torch knows; one that torch 2.11 and older lack (lanczos) makes such a file
+    unloadable by the older torch of Slicer 5.8. This operator exists in every torch 2.x.
+    """
+    return torch._C._nn.upsample_nearest2d(x, size, None)
 
 
 def decode_centres(offsets: torch.Tensor, priors: torch.Tensor, centre_variance: float = CENTRE_VARIANCE) -> torch.Tensor:

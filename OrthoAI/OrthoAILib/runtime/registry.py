@@ -1,9 +1,11 @@
 """The model registry: ``Resources/Models/Models.json`` (schema: ``Models.schema.json``).
 
 Each entry names a TorchScript file with its version, sha256, input
-conventions, labels, licence, training data and measured metrics. Users can
-point OrthoAI at a registry of their own (``ORTHOAI_MODEL_REGISTRY``) to run
-their own weights; the same checksum rules apply to it.
+conventions, labels, licence, training data and measured metrics, and the
+file of reference inputs and outputs stored beside it (``reference``, see
+``runtime/export.py``; optional for users' own models). Users can point
+OrthoAI at a registry of their own (``ORTHOAI_MODEL_REGISTRY``) to run their
+own weights; the same checksum rules apply to it.
 """
 
 from __future__ import annotations
@@ -39,6 +41,25 @@ def default_registry_path() -> Path:
     return Path(override).expanduser() if override else shipped_models_dir() / REGISTRY_FILE
 
 
+def _plain_file_name(name: str) -> bool:
+    return Path(name).name == name and name not in ("", ".", "..")
+
+
+def _check_reference(reference: Any, where: str) -> None:
+    """The ``reference`` field: inputs and outputs stored beside the model (``runtime/export.py``),
+    replayed by the compatibility check in other torch versions."""
+    if not isinstance(reference, dict):
+        raise ModelError(f"{where} must be an object, got {type(reference).__name__}.")
+    if not _plain_file_name(str(reference.get("file", ""))):
+        raise ModelError(f"{where} file must be a plain file name, got '{reference.get('file')}'.")
+    if not _SHA256.match(str(reference.get("sha256", ""))):
+        raise ModelError(f"{where} sha256 must be 64 lowercase hex digits, got '{reference.get('sha256')}'.")
+    for key in ("atol", "rtol"):
+        value = reference.get(key, 0.0 if key == "rtol" else None)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            raise ModelError(f"{where} {key} must be a number of at least 0, got {value!r}.")
+
+
 @dataclass(frozen=True)
 class ModelEntry:
     id: str
@@ -66,12 +87,19 @@ class ModelEntry:
         if not _SHA256.match(str(data["sha256"])):
             raise ModelError(f"{source}: model '{data['id']}' has sha256 '{data['sha256']}', not 64 lowercase hex digits.")
         file_name = str(data["file"])
-        if Path(file_name).name != file_name or file_name in ("", ".", ".."):
+        if not _plain_file_name(file_name):
             raise ModelError(f"{source}: model '{data['id']}' file must be a plain file name, got '{file_name}'.")
+        if "reference" in data:
+            _check_reference(data["reference"], f"{source}: model '{data['id']}' reference")
         known = {f for f in cls.__dataclass_fields__ if f != "extra"}
         values = {key: data[key] for key in known if key in data}
         values["labels"] = {str(k): str(v) for k, v in data["labels"].items()}
         return cls(**values, extra={k: v for k, v in data.items() if k not in known})
+
+    @property
+    def reference(self) -> dict[str, Any] | None:
+        """Reference inputs/outputs stored beside the model file (``file``, ``sha256``, ``atol``, ``rtol``)."""
+        return self.extra.get("reference")
 
     def to_dict(self) -> dict[str, Any]:
         result = {name: getattr(self, name) for name in self.__dataclass_fields__ if name != "extra"}

@@ -16,6 +16,25 @@ _cache: dict[tuple[str, float, str], Any] = {}
 _lock = threading.Lock()
 
 
+def load_error_summary(error: BaseException, max_lines: int = 3, max_chars: int = 500) -> str:
+    """The message of a failed ``torch.jit.load``, without the source excerpt that follows it.
+
+    TorchScript errors start with a blank line, then the message, then ``:`` and the serialized
+    code around the failure; the message is what tells a user what went wrong.
+    """
+    lines: list[str] = []
+    for line in str(error).splitlines():
+        line = line.strip()
+        if line == ":" or line.startswith("File \""):  # the source excerpt begins
+            break
+        if line:
+            lines.append(line)
+        if len(lines) == max_lines:
+            break
+    text = " ".join(lines) or type(error).__name__
+    return text if len(text) <= max_chars else text[:max_chars - 1] + "…"
+
+
 @dataclass(frozen=True)
 class LoadedModel:
     entry: ModelEntry
@@ -38,8 +57,11 @@ def load_torchscript_file(path: str | Path, device) -> Any:
                     # recent torch marks torch.jit as deprecated in favour of torch.export.
                     warnings.simplefilter("ignore", DeprecationWarning)
                     module = torch.jit.load(str(path), map_location=device)
-            except RuntimeError as error:
-                raise ModelError(f"{path} is not a loadable TorchScript file: {str(error).splitlines()[0]}") from None
+            except (RuntimeError, ValueError) as error:
+                raise ModelError(
+                    f"{path} is not a loadable TorchScript file for torch {torch.__version__}: {load_error_summary(error)} "
+                    "A model exported by a newer torch may use operators this one lacks: update torch, or export "
+                    "the model again with OrthoAILib.runtime.export.") from None
             module.eval()
             _cache[key] = module
         return _cache[key]

@@ -1,0 +1,1 @@
+"""Checks that run outside the project environment, with torch and numpy alone."""
