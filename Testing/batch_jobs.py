@@ -114,7 +114,7 @@ def leftovers(out: Path) -> list[str]:
 
 def calls(log: Path) -> list[str]:
     """The cases the job processed, from its ``call_log``, sorted."""
-    return sorted(line.split()[0] for line in log.read_text().splitlines()) if log.exists() else []
+    return sorted(line.split()[0] for line in log.read_text(encoding="utf-8").splitlines()) if log.exists() else []
 
 
 def write_image(path: Path, seed: int = 0, shape: tuple[int, ...] = (24, 32)) -> Path:

@@ -15,6 +15,6 @@ files = sorted(str(p.relative_to(module)) for package in ("OrthoAILib", "OrthoAI
                for p in (module / package).rglob("*.py") if "training" not in p.relative_to(module).parts)
 listing = "\n".join(["  ${MODULE_NAME}.py", *(f"  {f}" for f in files), "  "])
 text = re.sub(r"(set\(MODULE_PYTHON_SCRIPTS\n)(.*?)(\))", lambda m: m.group(1) + listing + m.group(3),
-              cmake.read_text(), count=1, flags=re.S)
+              cmake.read_text(encoding="utf-8"), count=1, flags=re.S)
 cmake.write_text(text)
 print(f"{len(files)} library files listed in {cmake}")

@@ -42,7 +42,7 @@ def read_requirements(path: Path = REQUIREMENTS) -> list[str]:
     """Requirement lines of a requirements file (comments, blank lines and pip options left out),
     the same lines Slicer's ``load_requirements`` keeps."""
     lines = []
-    for line in Path(path).read_text().splitlines():
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
         line = line.split("#", 1)[0].strip()
         if line and not line.startswith("-"):
             lines.append(line)

@@ -57,7 +57,7 @@ def test_roi_box_contains_what_it_should(scene):
 def test_slicer_writer_and_core_reader_agree(scene, tmp_path, system):
     node = fiducials_from_points(POINTS, "landmarks", scene)
     path = save_markups(node, tmp_path / "landmarks.mrk.json", coordinate_system=system)
-    assert json.loads(path.read_text())["markups"][0]["coordinateSystem"] == system
+    assert json.loads(path.read_text(encoding="utf-8"))["markups"][0]["coordinateSystem"] == system
     read = read_markups_points(path)
     assert all(np.allclose(read[k], POINTS[k]) for k in POINTS)
 

@@ -15,7 +15,7 @@ def _points():
 @pytest.mark.parametrize("system", ["LPS", "RAS"])
 def test_round_trip_in_either_coordinate_system(tmp_path, system):
     path = write_markups_points(_points(), tmp_path / "p.mrk.json", coordinate_system=system)
-    stored = json.loads(path.read_text())["markups"][0]
+    stored = json.loads(path.read_text(encoding="utf-8"))["markups"][0]
     assert stored["coordinateSystem"] == system
     if system == "LPS":  # RAS (1, 2, 3) is stored as LPS (-1, -2, 3)
         assert stored["controlPoints"][0]["position"] == [-1.0, -2.0, 3.0]

@@ -43,7 +43,7 @@ def test_shipped_models_match_their_references_in_this_torch():
 
 def _copy_of_one_model(tmp_path, model_id=SMALL_MODEL) -> tuple[dict, object]:
     """A registry in ``tmp_path`` holding one shipped model and its reference file."""
-    entry = next(m for m in json.loads((MODELS / "Models.json").read_text())["models"] if m["id"] == model_id)
+    entry = next(m for m in json.loads((MODELS / "Models.json").read_text(encoding="utf-8"))["models"] if m["id"] == model_id)
     for name in (entry["file"], entry["reference"]["file"]):
         shutil.copy(MODELS / name, tmp_path / name)
     registry = tmp_path / "Models.json"
@@ -95,7 +95,7 @@ def test_export_writes_a_file_and_reference_that_the_check_accepts(tmp_path):
     with np.load(tmp_path / "tiny.reference.npz") as arrays:
         np.testing.assert_array_equal(arrays["forward.input.0"], patches.numpy())
         np.testing.assert_allclose(arrays["forward.output.0"], net(patches).detach().numpy(), atol=1e-5)
-    entry = dict(next(m for m in json.loads((MODELS / "Models.json").read_text())["models"] if m["id"] == SMALL_MODEL))
+    entry = dict(next(m for m in json.loads((MODELS / "Models.json").read_text(encoding="utf-8"))["models"] if m["id"] == SMALL_MODEL))
     entry.update(fields, file="tiny.pt")
     write_registry_entry(tmp_path / "Models.json", entry)  # the fields pass the registry's own checks
     assert check_models.check_registry(tmp_path / "Models.json")["ok"]
@@ -120,7 +120,7 @@ def test_export_refuses_a_file_that_disagrees_with_the_network(tmp_path):
     ({"file": "r.npz", "sha256": "0" * 64, "atol": 0.1, "rtol": -1}, "rtol must be a number"),
 ])
 def test_registry_refuses_a_malformed_reference(reference, message):
-    entry = dict(next(m for m in json.loads((MODELS / "Models.json").read_text())["models"] if m["id"] == SMALL_MODEL))
+    entry = dict(next(m for m in json.loads((MODELS / "Models.json").read_text(encoding="utf-8"))["models"] if m["id"] == SMALL_MODEL))
     entry["reference"] = reference
     with pytest.raises(ModelError, match=message):
         ModelEntry.from_dict(entry)

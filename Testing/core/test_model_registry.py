@@ -13,11 +13,11 @@ MODELS = REPO_ROOT / "Resources" / "Models"
 
 
 def shipped_document() -> dict:
-    return json.loads((MODELS / "Models.json").read_text())
+    return json.loads((MODELS / "Models.json").read_text(encoding="utf-8"))
 
 
 def test_shipped_registry_matches_its_schema():
-    schema = json.loads((MODELS / "Models.schema.json").read_text())
+    schema = json.loads((MODELS / "Models.schema.json").read_text(encoding="utf-8"))
     jsonschema.validate(shipped_document(), schema)
 
 

@@ -45,7 +45,7 @@ def test_nested_inputs_give_one_row_and_distinct_outputs_per_case(films, tmp_pat
     assert sorted(p.name for p in out.glob("*.stats.json")) == [
         "p1__s1__film.stats.json", "p1__s2__film.stats.json", "p2__film_nrrd.stats.json", "p2__film_png.stats.json",
         "top.stats.json", "z.stats.json"]
-    assert json.loads((out / "p2__film_nrrd.stats.json").read_text())["mean"] == float(rows[2]["mean"])
+    assert json.loads((out / "p2__film_nrrd.stats.json").read_text(encoding="utf-8"))["mean"] == float(rows[2]["mean"])
     assert (summary.ok, summary.failed, summary.resumed, summary.exit_code) == (6, 0, 0, 0)
     assert "1 file skipped: not an image (p2/notes.txt)" in messages
     assert leftovers(out) == [] and not (films / "stats.csv").exists()
@@ -156,7 +156,7 @@ def test_two_workers_give_the_same_table_and_load_once_per_worker(films, tmp_pat
 
     assert (tmp_path / "one" / "stats.csv").read_bytes() == (tmp_path / "two" / "stats.csv").read_bytes()
     assert [o.name for o in one.outcomes] == [o.name for o in two.outcomes]
-    stats = [json.loads(p.read_text()) for p in (tmp_path / "two").glob("*.stats.json")]
+    stats = [json.loads(p.read_text(encoding="utf-8")) for p in (tmp_path / "two").glob("*.stats.json")]
     pids = {s["pid"] for s in stats}
     assert 1 <= len(pids) <= 2 and os.getpid() not in pids
     assert {s["prepare_calls"] for s in stats} == {1}  # each worker prepared once, whatever it ran

@@ -67,7 +67,7 @@ def test_text_output_names_measures_ranges_and_calibration(hand_file):
 def _variant(tmp_path, name, transform):
     points, _ = hand_computed_landmarks()
     points = {k: np.array([v[0], v[1], 0.0]) for k, v in points.items()}
-    document = json.loads(write_markups_points(points, tmp_path / "base.mrk.json").read_text())
+    document = json.loads(write_markups_points(points, tmp_path / "base.mrk.json").read_text(encoding="utf-8"))
     transform(document["markups"][0]["controlPoints"])
     path = tmp_path / name
     path.write_text(json.dumps(document))

@@ -24,7 +24,7 @@ def demo_out(tmp_path_factory):
 
 def test_demo_detects_the_right_side_accurately(demo_out):
     out, printed = demo_out
-    report = json.loads((out / "hip_demo_report.json").read_text())
+    report = json.loads((out / "hip_demo_report.json").read_text(encoding="utf-8"))
     assert report["measures"] == printed["measures"]
     assert report["operated_side"] == "right" == report["true_operated_sides"][0]
     assert report["keypoint_error_mm_mean"] < 2.0
@@ -36,7 +36,7 @@ def test_demo_detects_the_right_side_accurately(demo_out):
 
 def test_command_line_agrees_with_the_demo(demo_out):
     out, _ = demo_out
-    report = json.loads((out / "hip_demo_report.json").read_text())
+    report = json.loads((out / "hip_demo_report.json").read_text(encoding="utf-8"))
     measured = json.loads(orthoai("hip-measure", out / "ap_pelvis.mrk.json", "--json", "--cup-diameter",
                                   report["cup_diameter_mm"], check=True).stdout)
     for key in ("abduction_deg", "coverage_pct", "rc_vertical_offset_mm", "rc_horizontal_offset_mm"):
@@ -45,7 +45,7 @@ def test_command_line_agrees_with_the_demo(demo_out):
 
 def test_bundle_opens_with_image_points_lines_and_table(demo_out, tmp_path, slicer_app):
     out, _ = demo_out
-    case = json.loads((out / "ap_pelvis.measures.json").read_text())
+    case = json.loads((out / "ap_pelvis.measures.json").read_text(encoding="utf-8"))
     with HeadlessSlicer(cache_dir=tmp_path / "reader") as reader:
         load_scene_bundle(out / "ap_pelvis.mrb", reader.scene)
         scene = reader.scene

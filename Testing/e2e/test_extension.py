@@ -34,9 +34,9 @@ def test_top_level_layout():
 
 
 def test_extension_cmake_and_catalog_entry_agree():
-    text = (REPO_ROOT / "CMakeLists.txt").read_text()
+    text = (REPO_ROOT / "CMakeLists.txt").read_text(encoding="utf-8")
     depends = re.search(r"set\(EXTENSION_DEPENDS ([^)]*)\)", text).group(1).split("#")[0].split()
-    catalog = json.loads((REPO_ROOT / "OrthoAI.json").read_text())
+    catalog = json.loads((REPO_ROOT / "OrthoAI.json").read_text(encoding="utf-8"))
     assert depends == catalog["build_dependencies"] == ["PyTorch"]
     assert [m for m in MODULES if f"add_subdirectory({m})" in text] == list(MODULES)
     assert "find_package(Slicer REQUIRED)" in text and "Slicer_EXTENSION_CPACK" in text
@@ -46,7 +46,7 @@ def test_extension_cmake_and_catalog_entry_agree():
 @pytest.mark.parametrize("module", MODULES)
 def test_module_cmake_lists_existing_files_and_registers_tests(module):
     folder = REPO_ROOT / module
-    text = (folder / "CMakeLists.txt").read_text()
+    text = (folder / "CMakeLists.txt").read_text(encoding="utf-8")
     assert f"set(MODULE_NAME {module})" in text
     assert "WITH_GENERIC_TESTS" in text and "slicer_add_python_unittest(SCRIPT ${MODULE_NAME}.py)" in text
     for variable in ("MODULE_PYTHON_SCRIPTS", "MODULE_PYTHON_RESOURCES"):
@@ -55,7 +55,7 @@ def test_module_cmake_lists_existing_files_and_registers_tests(module):
 
 
 def test_orthoai_cmake_ships_the_whole_library_and_models():
-    text = (REPO_ROOT / "OrthoAI" / "CMakeLists.txt").read_text()
+    text = (REPO_ROOT / "OrthoAI" / "CMakeLists.txt").read_text(encoding="utf-8")
     listed = set(cmake_list(text, "MODULE_PYTHON_SCRIPTS"))
     for package in ("OrthoAILib", "OrthoAIModuleSupport"):
         for path in (REPO_ROOT / "OrthoAI" / package).rglob("*.py"):
@@ -71,7 +71,7 @@ def test_orthoai_cmake_ships_the_whole_library_and_models():
 
 
 def _module_tree(module: str) -> ast.Module:
-    return ast.parse((REPO_ROOT / module / f"{module}.py").read_text())
+    return ast.parse((REPO_ROOT / module / f"{module}.py").read_text(encoding="utf-8"))
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -82,7 +82,7 @@ def test_module_file_follows_slicer_conventions(module):
         assert f"{module}{suffix}" in classes, f"{module}{suffix}"
     wrapped = [c for c in classes.values() if any(getattr(d, "id", "") == "parameterNodeWrapper" for d in c.decorator_list)]
     assert len(wrapped) == 1
-    source = (REPO_ROOT / module / f"{module}.py").read_text()
+    source = (REPO_ROOT / module / f"{module}.py").read_text(encoding="utf-8")
     assert "tryWithErrorDisplay" in source and "def runTest" in source
     for node in ast.walk(ast.Module(body=[n for n in tree.body if not isinstance(n, (ast.ClassDef, ast.FunctionDef))], type_ignores=[])):
         # torch, MONAI, numpy... only inside functions
@@ -96,7 +96,7 @@ def test_module_file_follows_slicer_conventions(module):
 def test_ui_has_every_widget_the_code_uses_and_binds_parameters(module):
     ui = ElementTree.parse(REPO_ROOT / module / "Resources" / "UI" / f"{module}.ui")
     widgets = {w.get("name") for w in ui.iter("widget")}
-    source = (REPO_ROOT / module / f"{module}.py").read_text()
+    source = (REPO_ROOT / module / f"{module}.py").read_text(encoding="utf-8")
     used = set(re.findall(r"self\.ui\.(\w+)", source))
     assert used <= widgets, used - widgets
     tree = _module_tree(module)
@@ -107,7 +107,7 @@ def test_ui_has_every_widget_the_code_uses_and_binds_parameters(module):
 
 
 def test_requirements_never_replace_what_slicer_ships():
-    lines = [l.split("#")[0].strip() for l in (REPO_ROOT / "OrthoAI" / "Resources" / "requirements.txt").read_text().splitlines()]
+    lines = [l.split("#")[0].strip() for l in (REPO_ROOT / "OrthoAI" / "Resources" / "requirements.txt").read_text(encoding="utf-8").splitlines()]
     names = {re.split(r"[<>=!~ ]", l)[0].lower() for l in lines if l}
     assert names and not names & {"numpy", "simpleitk", "torch", "scipy", "requests"}
 
@@ -168,7 +168,7 @@ def layer_violations(source: str, module: str, is_package: bool = False) -> list
 def test_layers_hold():
     problems = []
     for path in LIBRARY.rglob("*.py"):
-        problems += layer_violations(path.read_text(), module_name(path), path.name == "__init__.py")
+        problems += layer_violations(path.read_text(encoding="utf-8"), module_name(path), path.name == "__init__.py")
     assert not problems, "\n".join(problems)
 
 
@@ -188,6 +188,6 @@ def test_layer_rule_sees_relative_imports(module, source, broken):
 
 
 def test_ci_runs_the_readme_test_command():
-    readme = (REPO_ROOT / "README.md").read_text()
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
     assert "make test" in readme and "make demo" in readme
-    assert (REPO_ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == "make test"
+    assert (REPO_ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1] == "make test"

@@ -59,7 +59,7 @@ def test_bad_files_are_reported_and_the_rest_measured(batch):
 def test_films_are_measured_accurately(batch, name):
     films, _, out, _ = batch
     film = films[name]
-    case = json.loads((out / f"{name}.measures.json").read_text())
+    case = json.loads((out / f"{name}.measures.json").read_text(encoding="utf-8"))
     (side,) = case["sides"]
     assert side["operated_side"] == film.primary_side
     assert _error_mm(side["landmarks_ras_mm"], film, film.primary_side).mean() < 2.0
@@ -69,14 +69,14 @@ def test_films_are_measured_accurately(batch, name):
 
 def test_real_world_dicom_spacing_is_corrected_for_magnification(batch):
     _, _, out, _ = batch
-    case = json.loads((out / "real_world.measures.json").read_text())
+    case = json.loads((out / "real_world.measures.json").read_text(encoding="utf-8"))
     assert case["pixel_spacing_mm"] == pytest.approx([0.175, 0.175], rel=1e-4)
     assert "EstimatedRadiographicMagnificationFactor" in case["spacing_source"]
 
 
 def test_bilateral_film_gives_both_sides(batch):
     films, _, out, _ = batch
-    case = json.loads((out / "bilateral.measures.json").read_text())
+    case = json.loads((out / "bilateral.measures.json").read_text(encoding="utf-8"))
     assert sorted(s["operated_side"] for s in case["sides"]) == ["left", "right"]
     for side in case["sides"]:
         assert _error_mm(side["landmarks_ras_mm"], films["bilateral"], side["operated_side"]).mean() < 2.5
@@ -100,7 +100,7 @@ def test_single_file_with_calibration(batch, tmp_path):
     result = orthoai("hip", folder / "generated.dcm", "--out", tmp_path, "--cup-diameter",
                      films["generated"].cup_diameter_mm, "--no-scene", check=True)
     assert "hip: 1 case(s) done, 0 failed" in result.stdout
-    case = json.loads((tmp_path / "generated.measures.json").read_text())
+    case = json.loads((tmp_path / "generated.measures.json").read_text(encoding="utf-8"))
     assert case["sides"][0]["calibrated"] is True and not (tmp_path / "generated.mrb").exists()
 
 

@@ -354,7 +354,7 @@ def _process_on_cluster(job: BatchJob, case: CaseInput, out_dir: str, protected:
     the scheduler itself may rerun a task whose worker died: the third start records the failure."""
     marker = Path(out_dir) / STAGING / f"{case.name}.{token}.attempts"
     marker.parent.mkdir(parents=True, exist_ok=True)
-    if marker.exists() and len(marker.read_text()) >= 2:
+    if marker.exists() and len(marker.read_text(encoding="utf-8")) >= 2:
         return outcome_for_failure(job, case, DIED_TWICE)
     with open(marker, "a") as stream:
         stream.write("x")

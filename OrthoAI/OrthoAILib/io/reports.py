@@ -95,6 +95,7 @@ def fingerprint(description: str, paths: Iterable[str]) -> str:
 def write_record(path: str | Path, stamp: str, out_dir: str | Path, files: Iterable[str], **details: Any) -> Path:
     """Record that the ``files`` (relative to ``out_dir``, as they are now) were made from ``stamp``."""
     sizes = {name: (Path(out_dir) / name).stat().st_size for name in files}
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     return write_json(path, {"fingerprint": stamp, "files": sizes, **details})
 
 
