@@ -21,30 +21,21 @@ import argparse
 import contextlib
 import os
 import shutil
-import socket
-import threading
 import time
 import uuid
 from bisect import bisect_left
-from collections import deque
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, NamedTuple, Optional
-from urllib.parse import urlsplit
+from typing import Callable, Iterable, Optional
 
-from ..errors import OrthoAIError
 from ..io.discovery import find_cases
-from ..io.reports import fingerprint, read_record, write_csv, write_record
+from ..io.reports import read_record, write_csv
 from .jobs import BatchJob, CaseInput, CaseOutcome, outcome_for_failure
 
-STAGING = ".orthoai-staging"
-DONE = ".orthoai-done"
-DIED_TWICE = "the worker running it died twice"
-Report = Callable[[int, CaseOutcome], None]
-
-
-class UsageError(OrthoAIError):
-    """The command was used wrongly (``--out``, ``--workers``, ``--scheduler``): exit status 2."""
+# Re-exported: the command line and the modules import them from here.
+# UsageError, process_case and the rest are re-exported: callers import the runner's names from here.
+from .batch_case import DONE, STAGING, UsageError, _norm, close_prepared, completed_outcome, process_case  # noqa: F401
+from .batch_workers import DIED_TWICE, connect, run_in_processes, run_on_cluster  # noqa: F401
 
 
 @dataclass
@@ -141,12 +132,6 @@ def _remove_folders(folders: Iterable[Path]) -> None:
             folder.rmdir()
 
 
-def _norm(path) -> str:
-    """A path as the file system resolves its folder (links followed), the name kept."""
-    path = os.path.abspath(path)
-    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
-
-
 def _own_files(out_dir: Path, csv_name: str, source: Path) -> list[Path]:
     """What discovery must not take for inputs: the output folder inside INPUT, the table, earlier outputs."""
     own = [out_dir / csv_name] + ([out_dir] if _norm(out_dir) != _norm(source) else [])
@@ -166,253 +151,6 @@ def _protection(out_dir: Path, cases: list[CaseInput]) -> Callable[[CaseInput], 
     return protected
 
 
-# --- one case, wherever it runs ---------------------------------------------------------------
-
-_PREPARED: dict[str, object] = {}  # job's value -> the prepared job, or the error its prepare() raised
-_PREPARE_LOCK = threading.Lock()  # Dask workers may run cases in threads
-
-
-def _job_key(job: BatchJob) -> str:
-    return f"{type(job).__module__}.{type(job).__qualname__}:{job!r}"
-
-
-def _prepared(job: BatchJob) -> BatchJob:
-    """The job prepared in this process (one at a time: another job's models are released first)."""
-    with _PREPARE_LOCK:
-        if _job_key(job) not in _PREPARED:
-            close_prepared()
-            try:
-                job.prepare()
-                _PREPARED[_job_key(job)] = job
-            except Exception as error:  # noqa: BLE001  (every case of this process fails with it)
-                _PREPARED[_job_key(job)] = error
-        held = _PREPARED[_job_key(job)]
-    if isinstance(held, BaseException):
-        raise held
-    return held  # type: ignore[return-value]
-
-
-def close_prepared(job: Optional[BatchJob] = None) -> None:
-    """Release the prepared job of this process (only if it is ``job``, when given)."""
-    for key, held in list(_PREPARED.items()):
-        if job is None or key == _job_key(job):
-            del _PREPARED[key]
-            with contextlib.suppress(Exception):  # releasing must not fail a run
-                held.close() if isinstance(held, BatchJob) else None
-
-
-def _record(out_dir: Path, case: CaseInput) -> Path:
-    return Path(out_dir) / DONE / f"{case.name}.json"
-
-
-def _stamp(job: BatchJob, case: CaseInput) -> str:
-    return fingerprint(f"{_job_key(job)} {case.name}", case.paths)
-
-
-def completed_outcome(job: BatchJob, case: CaseInput, out_dir: Path) -> Optional[CaseOutcome]:
-    """The outcome recorded by an earlier run, if its record, fingerprint and files all still hold."""
-    try:
-        record = read_record(_record(out_dir, case), out_dir, _stamp(job, case))
-        return None if record is None else CaseOutcome(
-            case.name, case.label, record["status"], tuple(record["rows"]), tuple(record["files"]),
-            "complete from an earlier run", tuple(record["warnings"]))
-    except (OSError, KeyError, TypeError):
-        return None
-
-
-def _publish(case: CaseInput, staging: Path, out_dir: Path, listed: Iterable[str], protected: frozenset) -> tuple[str, ...]:
-    """Move the staged files into ``out_dir``, all checked first, so that a refused case moves nothing."""
-    staged = sorted(path.relative_to(staging).as_posix() for path in staging.rglob("*") if path.is_file())
-    fault = "(a fault of the pipeline)"
-    if set(listed) - set(staged):
-        raise OrthoAIError(f"{case.label}: the pipeline did not write {', '.join(sorted(set(listed) - set(staged)))} {fault}.")
-    untouchable = protected | {_norm(path) for path in case.paths}
-    for name in staged:
-        if not name.startswith(case.name):
-            raise OrthoAIError(f"{case.label}: output {name} does not start with the case name {case.name} {fault}.")
-        if _norm(out_dir / name) in untouchable:
-            raise OrthoAIError(f"{case.label}: its output {name} would replace an input file; "
-                               "inputs are never overwritten: choose another --out.")
-    for name in staged:
-        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(staging / name, out_dir / name)
-    return tuple(staged)
-
-
-def process_case(job: BatchJob, case: CaseInput, out_dir: Path, protected: frozenset = frozenset(),
-                 keep_result: bool = False) -> CaseOutcome:
-    """Run one case and publish its files; a failing case returns its outcome, it never raises."""
-    started, out_dir = time.perf_counter(), Path(out_dir)
-    staging = out_dir / STAGING / case.name
-    try:
-        worker, stamp = _prepared(job), _stamp(job, case)
-        _record(out_dir, case).unlink(missing_ok=True)  # a case being redone is not complete
-        shutil.rmtree(staging, ignore_errors=True)  # left by a killed run
-        staging.mkdir(parents=True)
-        outcome = worker.process(case, staging)
-        files = () if outcome.failed else _publish(case, staging, out_dir, outcome.files, protected)
-        outcome = replace(outcome, files=files, seconds=time.perf_counter() - started,
-                          result=outcome.result if keep_result else None)
-        if not outcome.failed:
-            write_record(_record(out_dir, case), stamp, out_dir, files, label=case.label, status=outcome.status,
-                         warnings=list(outcome.warnings), rows=list(outcome.rows))
-        return outcome
-    except OrthoAIError as error:
-        message = " ".join(str(error).split())
-    except Exception as error:  # noqa: BLE001  (one bad case never stops a batch)
-        message = " ".join(f"unexpected {type(error).__name__}: {error}".split())
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return outcome_for_failure(job, case, message, time.perf_counter() - started)
-
-
-# --- local worker processes -------------------------------------------------------------------
-
-class _Task(NamedTuple):
-    index: int
-    case: CaseInput
-    deaths: int = 0  # of worker processes while running it
-
-
-def _worker_main(connection, job: BatchJob, out_dir: str) -> None:
-    """A worker process: cases one at a time from the runner until it says stop."""
-    try:
-        connection.send(("ready", os.getpid()))  # the job unpickled: its modules import here
-        while (task := connection.recv()) is not None:
-            index, case, protected = task
-            outcome = process_case(job, case, Path(out_dir), protected)
-            try:
-                connection.send((index, outcome))
-            except Exception as error:  # noqa: BLE001  (an outcome that does not pickle)
-                connection.send((index, outcome_for_failure(job, case, f"unexpected {type(error).__name__}: {error}")))
-    except (EOFError, KeyboardInterrupt):
-        pass
-    finally:
-        close_prepared()
-
-
-def _run_processes(job: BatchJob, todo: list[tuple[int, CaseInput]], out_dir: Path, workers: int,
-                   protected: Callable[[CaseInput], frozenset], report: Report) -> None:
-    """Spawned processes (fork is unsafe with torch), each given one case at a time: a process
-    that dies is known to have died on its own case, so only that case is retried."""
-    import multiprocessing
-    from multiprocessing.connection import wait
-
-    context = multiprocessing.get_context("spawn")
-    pending = deque(_Task(index, case) for index, case in todo)
-    pool: list[dict] = []  # each: process, connection, task (a _Task or None), ready
-    startup_failures = 0
-    try:
-        while pending or any(w["task"] for w in pool):
-            while len(pool) < min(workers, len(pending) + sum(bool(w["task"]) for w in pool)):
-                ours, theirs = context.Pipe()
-                process = context.Process(target=_worker_main, args=(theirs, job, str(out_dir)), daemon=True)
-                process.start()
-                theirs.close()
-                pool.append({"process": process, "connection": ours, "task": None, "ready": False})
-            for w in pool:
-                if w["task"] is None and pending:
-                    w["task"] = task = pending.popleft()
-                    w["connection"].send((task.index, task.case, protected(task.case)))
-            wait([w["connection"] for w in pool] + [w["process"].sentinel for w in pool])
-            for w in list(pool):
-                with contextlib.suppress(EOFError, OSError):  # a closed pipe: see below whether it died
-                    if w["connection"].poll():
-                        message, w["ready"] = w["connection"].recv(), True
-                        if message[0] != "ready":
-                            report(*message)
-                            w["task"] = None
-                        continue
-                if w["process"].is_alive():
-                    continue
-                pool.remove(w)
-                w["process"].join()
-                task, code = w["task"], w["process"].exitcode
-                if not w["ready"]:  # it never started: not the case's fault
-                    startup_failures += 1
-                    if startup_failures >= 3:
-                        raise OrthoAIError(f"Worker processes do not start (exit code {code}); run with --workers 1 to see why.")
-                    pending.extendleft([task] if task else [])
-                elif task and task.deaths >= 1:
-                    report(task.index, outcome_for_failure(job, task.case, f"{DIED_TWICE} (exit code {code})"))
-                elif task:
-                    pending.appendleft(task._replace(deaths=task.deaths + 1))
-    finally:  # stop: idle workers at once, busy ones after their case (or now, when interrupted)
-        for w in pool:
-            with contextlib.suppress(OSError):
-                w["connection"].send(None)
-        for w in pool:
-            w["process"].join(timeout=10)
-            w["process"].terminate()
-            w["process"].join()
-
-
-# --- a Dask distributed cluster ---------------------------------------------------------------
-
-def _process_on_cluster(job: BatchJob, case: CaseInput, out_dir: str, protected: frozenset, token: str) -> CaseOutcome:
-    """A case on a Dask worker. Its starts are counted in a file beside the staging folders, since
-    the scheduler itself may rerun a task whose worker died: the third start records the failure."""
-    marker = Path(out_dir) / STAGING / f"{case.name}.{token}.attempts"
-    marker.parent.mkdir(parents=True, exist_ok=True)
-    if marker.exists() and len(marker.read_text(encoding="utf-8")) >= 2:
-        return outcome_for_failure(job, case, DIED_TWICE)
-    with open(marker, "a") as stream:
-        stream.write("x")
-    outcome = process_case(job, case, Path(out_dir), protected)
-    marker.unlink(missing_ok=True)
-    return outcome
-
-
-def _connect(address: str):
-    try:
-        from distributed import Client
-    except ImportError:
-        raise UsageError("--scheduler needs dask.distributed: pip install 'dask[distributed]'.") from None
-    try:  # checked first: a Client made from a bad address lingers on exit, and retries a refused one
-        parts = urlsplit(address if "://" in address else f"tcp://{address}")
-        if parts.scheme not in ("tcp", "tls", "ws", "wss") or not parts.hostname or not parts.port:
-            raise ValueError("expected tcp://HOST:PORT")
-        socket.create_connection((parts.hostname, parts.port), timeout=20).close()
-        return Client(address, timeout="20s", set_as_default=False)
-    except (OSError, TimeoutError, ValueError, TypeError) as error:
-        raise UsageError(f"--scheduler {address}: cannot connect ({' '.join(str(error).split()) or type(error).__name__}); "
-                         "check the address, or start one with `dask scheduler`.") from None
-
-
-def _run_cluster(job: BatchJob, todo: list[tuple[int, CaseInput]], out_dir: Path, client,
-                 protected: Callable[[CaseInput], frozenset], report: Report) -> None:
-    """Every case one task; a task whose worker died is resubmitted (its attempt file decides)."""
-    from distributed import as_completed
-    from distributed.scheduler import KilledWorker
-
-    token, futures = uuid.uuid4().hex[:12], {}
-
-    def submit(index: int, case: CaseInput, attempt: int):
-        future = client.submit(_process_on_cluster, job, case, str(out_dir), protected(case), token,
-                               key=f"orthoai-{case.name}-{token}-{attempt}", pure=False)
-        futures[future.key] = (index, case, attempt)
-        return future
-
-    queue = as_completed([submit(index, case, 0) for index, case in todo], loop=client.loop)
-    for future in queue:
-        index, case, attempt = futures.pop(future.key)
-        try:
-            report(index, future.result())
-        except KilledWorker:  # resubmitted; more than 3 times only if it never even started
-            if attempt < 3:
-                queue.add(submit(index, case, attempt + 1))
-            else:
-                report(index, outcome_for_failure(job, case, DIED_TWICE))
-        except Exception as error:  # noqa: BLE001  (e.g. the job cannot be imported on the worker)
-            report(index, outcome_for_failure(job, case, " ".join(
-                f"unexpected {type(error).__name__} on the cluster: {error}".split())))
-        future.release()
-    with contextlib.suppress(Exception):  # workers gone: nothing to release
-        client.run(close_prepared, job)
-
-
-# --- the run ----------------------------------------------------------------------------------
-
 def run_batch(job: BatchJob, source: Path, out_dir: Path, *, workers: int = 1, scheduler: Optional[str] = None,
               resume: bool = False, log: Callable[[str], None] = print, keep_results: bool = False) -> BatchSummary:
     """Run ``job`` on every case of ``source`` into ``out_dir``; the CSV is written even when interrupted.
@@ -430,7 +168,7 @@ def run_batch(job: BatchJob, source: Path, out_dir: Path, *, workers: int = 1, s
                            exclude=_own_files(out_dir, job.csv_name, source))
         cases = [CaseInput(case.name, case.paths, case.label) for case in found.cases]
         check_output_folder(out_dir, job.csv_name, [path for case in cases for path in case.paths])
-        client = _connect(scheduler) if scheduler else None
+        client = connect(scheduler) if scheduler else None
     except BaseException:  # stopped before any work: leave no empty output folder behind
         _remove_folders(created)
         raise
@@ -459,9 +197,9 @@ def run_batch(job: BatchJob, source: Path, out_dir: Path, *, workers: int = 1, s
     protected = _protection(out_dir, cases)
     try:
         if client is not None:
-            _run_cluster(job, todo, out_dir, client, protected, report)
+            run_on_cluster(job, todo, out_dir, client, protected, report)
         elif workers > 1 and len(todo) > 1:
-            _run_processes(job, todo, out_dir, workers, protected, report)
+            run_in_processes(job, todo, out_dir, workers, protected, report)
         else:
             try:
                 for index, case in todo:

@@ -1,0 +1,138 @@
+"""One case of a batch, wherever it runs (this process, a worker process, a Dask worker).
+
+The job is prepared once per process (its models load once); the case writes into
+``.orthoai-staging/<name>/`` and its files are moved into place only when it is
+complete and none would replace an input; a completion record, written last, lets
+``--resume`` skip it while its files, options and inputs are unchanged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Callable, Iterable, Optional
+
+from ..errors import OrthoAIError
+from ..io.reports import fingerprint, read_record, write_record
+from .jobs import BatchJob, CaseInput, CaseOutcome, outcome_for_failure
+
+STAGING = ".orthoai-staging"
+DONE = ".orthoai-done"
+Report = Callable[[int, CaseOutcome], None]
+
+
+def _norm(path) -> str:
+    """A path as the file system resolves its folder (links followed), the name kept."""
+    path = os.path.abspath(path)
+    return os.path.join(os.path.realpath(os.path.dirname(path)), os.path.basename(path))
+
+
+class UsageError(OrthoAIError):
+    """The command was used wrongly (``--out``, ``--workers``, ``--scheduler``): exit status 2."""
+
+
+# --- one case, wherever it runs ---------------------------------------------------------------
+
+_PREPARED: dict[str, object] = {}  # job's value -> the prepared job, or the error its prepare() raised
+_PREPARE_LOCK = threading.Lock()  # Dask workers may run cases in threads
+
+
+def _job_key(job: BatchJob) -> str:
+    return f"{type(job).__module__}.{type(job).__qualname__}:{job!r}"
+
+
+def _prepared(job: BatchJob) -> BatchJob:
+    """The job prepared in this process (one at a time: another job's models are released first)."""
+    with _PREPARE_LOCK:
+        if _job_key(job) not in _PREPARED:
+            close_prepared()
+            try:
+                job.prepare()
+                _PREPARED[_job_key(job)] = job
+            except Exception as error:  # noqa: BLE001  (every case of this process fails with it)
+                _PREPARED[_job_key(job)] = error
+        held = _PREPARED[_job_key(job)]
+    if isinstance(held, BaseException):
+        raise held
+    return held  # type: ignore[return-value]
+
+
+def close_prepared(job: Optional[BatchJob] = None) -> None:
+    """Release the prepared job of this process (only if it is ``job``, when given)."""
+    for key, held in list(_PREPARED.items()):
+        if job is None or key == _job_key(job):
+            del _PREPARED[key]
+            with contextlib.suppress(Exception):  # releasing must not fail a run
+                held.close() if isinstance(held, BatchJob) else None
+
+
+def _record(out_dir: Path, case: CaseInput) -> Path:
+    return Path(out_dir) / DONE / f"{case.name}.json"
+
+
+def _stamp(job: BatchJob, case: CaseInput) -> str:
+    return fingerprint(f"{_job_key(job)} {case.name}", case.paths)
+
+
+def completed_outcome(job: BatchJob, case: CaseInput, out_dir: Path) -> Optional[CaseOutcome]:
+    """The outcome recorded by an earlier run, if its record, fingerprint and files all still hold."""
+    try:
+        record = read_record(_record(out_dir, case), out_dir, _stamp(job, case))
+        return None if record is None else CaseOutcome(
+            case.name, case.label, record["status"], tuple(record["rows"]), tuple(record["files"]),
+            "complete from an earlier run", tuple(record["warnings"]))
+    except (OSError, KeyError, TypeError):
+        return None
+
+
+def _publish(case: CaseInput, staging: Path, out_dir: Path, listed: Iterable[str], protected: frozenset) -> tuple[str, ...]:
+    """Move the staged files into ``out_dir``, all checked first, so that a refused case moves nothing."""
+    staged = sorted(path.relative_to(staging).as_posix() for path in staging.rglob("*") if path.is_file())
+    fault = "(a fault of the pipeline)"
+    if set(listed) - set(staged):
+        raise OrthoAIError(f"{case.label}: the pipeline did not write {', '.join(sorted(set(listed) - set(staged)))} {fault}.")
+    untouchable = protected | {_norm(path) for path in case.paths}
+    for name in staged:
+        if not name.startswith(case.name):
+            raise OrthoAIError(f"{case.label}: output {name} does not start with the case name {case.name} {fault}.")
+        if _norm(out_dir / name) in untouchable:
+            raise OrthoAIError(f"{case.label}: its output {name} would replace an input file; "
+                               "inputs are never overwritten: choose another --out.")
+    for name in staged:
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(staging / name, out_dir / name)
+    return tuple(staged)
+
+
+def process_case(job: BatchJob, case: CaseInput, out_dir: Path, protected: frozenset = frozenset(),
+                 keep_result: bool = False) -> CaseOutcome:
+    """Run one case and publish its files; a failing case returns its outcome, it never raises."""
+    started, out_dir = time.perf_counter(), Path(out_dir)
+    staging = out_dir / STAGING / case.name
+    try:
+        worker, stamp = _prepared(job), _stamp(job, case)
+        _record(out_dir, case).unlink(missing_ok=True)  # a case being redone is not complete
+        shutil.rmtree(staging, ignore_errors=True)  # left by a killed run
+        staging.mkdir(parents=True)
+        outcome = worker.process(case, staging)
+        files = () if outcome.failed else _publish(case, staging, out_dir, outcome.files, protected)
+        outcome = replace(outcome, files=files, seconds=time.perf_counter() - started,
+                          result=outcome.result if keep_result else None)
+        if not outcome.failed:
+            write_record(_record(out_dir, case), stamp, out_dir, files, label=case.label, status=outcome.status,
+                         warnings=list(outcome.warnings), rows=list(outcome.rows))
+        return outcome
+    except OrthoAIError as error:
+        message = " ".join(str(error).split())
+    except Exception as error:  # noqa: BLE001  (one bad case never stops a batch)
+        message = " ".join(f"unexpected {type(error).__name__}: {error}".split())
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return outcome_for_failure(job, case, message, time.perf_counter() - started)
+
+
