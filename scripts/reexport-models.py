@@ -13,7 +13,6 @@ Usage: ``.venv/bin/python scripts/reexport-models.py [--models-dir Resources/Mod
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import warnings
 from pathlib import Path
@@ -24,48 +23,25 @@ import torch
 from OrthoAILib.nets.keypoint_refiner import KeypointRefiner
 from OrthoAILib.nets.ssd512 import SSD512FPN
 from OrthoAILib.phantoms.bone_ct import make_bone_phantom
-from OrthoAILib.phantoms.pelvis_xray import make_pelvis_radiograph
 from OrthoAILib.pipelines.hip.keypoint_pipeline import DETECTOR_ID, REFINER_ID, HipKeypointDetector
+from OrthoAILib.pipelines.hip.training.reference_inputs import TOLERANCE, hip_reference_inputs
 from OrthoAILib.runtime.export import export_torchscript, run_method, write_reference
 from OrthoAILib.runtime.registry import ModelRegistry, write_registry_entry
 from OrthoAILib.runtime.store import ModelStore
 
-# A held-out benchmark film (never trained on) with prostheses on both sides, so both views are refined.
-# Its detector outputs are far from ties between the 4th and 5th best boxes of a class, where tiny
-# numeric differences between CPUs could swap the boxes the keypoint averages.
-FILM_SEED = 1_000_012
 BONE_SEED = 1000  # the bone model's first held-out phantom
 BONE_ID = "phantom-bone-seg-tiny"
 # Differences another torch may show: convolution kernels differ between versions and CPUs.
 # Detector: (row, column) in 512-pixel input pixels and a probability; refiner: (row, column) in
 # 96-pixel crop pixels and a probability; bone model: logits.
-TOLERANCES = {DETECTOR_ID: 2e-3, REFINER_ID: 2e-3, BONE_ID: 2e-3}
-
-
-class Recorder:
-    """Stands in for a loaded module and keeps the inputs of each method call."""
-
-    def __init__(self, module) -> None:
-        self.module, self.calls = module, {}
-
-    def __getattr__(self, name):
-        method = getattr(self.module, name)
-
-        def call(*inputs):
-            self.calls[name] = [torch.from_numpy(t.cpu().numpy().copy()) for t in inputs]
-            return method(*inputs)
-        return call
+TOLERANCES = {DETECTOR_ID: TOLERANCE, REFINER_ID: TOLERANCE, BONE_ID: 2e-3}
 
 
 def hip_inputs(store: ModelStore) -> dict[str, dict[str, list[torch.Tensor]]]:
-    """What the hip pipeline passes its networks for one held-out film, by model id and method."""
-    detector = HipKeypointDetector(store, torch.device("cpu"))
-    recorders = {DETECTOR_ID: Recorder(detector.detector.module), REFINER_ID: Recorder(detector.refiner.module)}
-    detector.detector = dataclasses.replace(detector.detector, module=recorders[DETECTOR_ID])
-    detector.refiner = dataclasses.replace(detector.refiner, module=recorders[REFINER_ID])
-    film = make_pelvis_radiograph(FILM_SEED)
-    detector.detect(film.image, (film.spacing_mm, film.spacing_mm))
-    return {model_id: recorder.calls for model_id, recorder in recorders.items()}
+    """What the hip pipeline passes its shipped networks for the reference film, by model id and method."""
+    shipped = HipKeypointDetector(store, torch.device("cpu"))
+    inputs = hip_reference_inputs(shipped.detector_net, shipped.refiner_net, shipped.refinement_weights)
+    return {DETECTOR_ID: inputs["detector"], REFINER_ID: inputs["refiner"]}
 
 
 def bone_inputs() -> dict[str, list[torch.Tensor]]:

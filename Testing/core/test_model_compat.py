@@ -157,3 +157,23 @@ def test_loader_error_names_an_operator_this_torch_lacks(tmp_path):
     assert "Unknown builtin op: aten::_relu_of_a_newer_torch" in message
     assert f"torch {torch.__version__}" in message and "export the model again" in message
     assert "<--- HERE" not in message  # the message, not the source excerpt after it
+
+
+def test_training_export_uses_the_pipelines_real_inputs():
+    """The reference inputs a training run stores are what the hip pipeline passes its networks
+    (recomputed here from the shipped networks: identical to the shipped reference files)."""
+    import numpy as np
+
+    from OrthoAILib.pipelines.hip.keypoint_pipeline import HipKeypointDetector
+    from OrthoAILib.pipelines.hip.training.reference_inputs import hip_reference_inputs
+    from OrthoAILib.runtime.export import reference_path
+    from OrthoAILib.runtime.registry import ModelRegistry
+
+    shipped = HipKeypointDetector()
+    inputs = hip_reference_inputs(shipped.detector_net, shipped.refiner_net, shipped.refinement_weights)
+    registry = ModelRegistry.load()
+    for model_id, role in (("hip-keypoint-detector", "detector"), ("hip-keypoint-refiner", "refiner")):
+        stored = np.load(reference_path(registry.path.parent / registry.get(model_id).file))
+        for method, tensors in inputs[role].items():
+            for index, tensor in enumerate(tensors):
+                assert np.array_equal(stored[f"{method}.input.{index}"], tensor.numpy()), (model_id, method, index)

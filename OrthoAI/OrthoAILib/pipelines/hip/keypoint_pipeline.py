@@ -97,8 +97,22 @@ class HipKeypointDetector:
 
         store = store or ModelStore()
         self.device = device if device is not None else select_device()
-        self.detector = load_model(DETECTOR_ID, store=store, device=self.device, download=False)
-        self.refiner = load_model(REFINER_ID, store=store, device=self.device, download=False)
+        detector = load_model(DETECTOR_ID, store=store, device=self.device, download=False)
+        refiner = load_model(REFINER_ID, store=store, device=self.device, download=False)
+        self.detector_net, self.refiner_net = detector.module, refiner.module
+        self.refinement_weights = dict(refiner.entry.extra.get("refinement_weights", {}))
+
+    @classmethod
+    def from_networks(cls, detector_net, refiner_net, refinement_weights: Optional[dict] = None,
+                      device=None) -> "HipKeypointDetector":
+        """The same detection with networks in memory (training, export): no registry, no files."""
+        import torch
+
+        self = cls.__new__(cls)
+        self.device = device if device is not None else torch.device("cpu")
+        self.detector_net, self.refiner_net = detector_net, refiner_net
+        self.refinement_weights = dict(refinement_weights or {})
+        return self
 
     def detect(self, pixels: np.ndarray, spacing_mm: tuple[float, float], *, side: str = "auto",
                progress: Optional[ProgressCallback] = None, cancel: Optional[CancelToken] = None) -> HipKeypoints:
@@ -121,7 +135,7 @@ class HipKeypointDetector:
         began = time.perf_counter()
         batch = torch.from_numpy(np.stack([v.detector_input for v in views]))[:, None].to(self.device)
         with torch.inference_mode():
-            coarse = self.detector.module.keypoints(batch).cpu().numpy()  # 2×9×(row, column, score)
+            coarse = self.detector_net.keypoints(batch).cpu().numpy()  # 2×9×(row, column, score)
         timings["detect"] = time.perf_counter() - began
 
         cup_scores = coarse[:, [CANONICAL_CLASSES.index(n) for n in CUP_CLASSES], 2].mean(axis=1)
@@ -156,9 +170,9 @@ class HipKeypointDetector:
                 origins.append(origin)
                 scales.append(scale)
         with torch.inference_mode():
-            located = self.refiner.module.locate(torch.from_numpy(np.stack(crops))[:, None].to(self.device),
+            located = self.refiner_net.locate(torch.from_numpy(np.stack(crops))[:, None].to(self.device),
                                                  torch.tensor(classes, device=self.device)).cpu().numpy()
-        weights = self.refiner.entry.extra.get("refinement_weights", {})
+        weights = self.refinement_weights
         coarse_work = [prepared.detector_to_work(coarse[i, :2]) for prepared, coarse in views for i in range(len(CANONICAL_CLASSES))]
         work_points = []
         for i in range(len(crops)):

@@ -244,32 +244,28 @@ def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: 
 
 
 def export(detector, refiner, out_dir: Path, registry: Path, refinement_weights: dict, training: dict) -> dict:
-    import warnings
-
-    import torch
-
-    from ....runtime.checksum import sha256_file
+    """TorchScript files that load in the oldest supported torch, each with its reference outputs."""
+    from ....runtime.export import export_torchscript
     from ....runtime.registry import write_registry_entry
+    from .reference_inputs import TOLERANCE, hip_reference_inputs
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    detector, refiner = detector.cpu().eval(), refiner.cpu().eval()
+    examples = hip_reference_inputs(detector, refiner, refinement_weights)
     entries = {}
     data = (f"{training['train_cases']} generated AP pelvis films after THA (OrthoAILib.phantoms.pelvis_xray, seeds "
             f"0-{training['train_cases'] - 1}, each as drawn and mirrored), drawn at 0.4 mm. No patient data.")
-    for model, model_id, file_name, task, extra in (
+    for model, model_id, file_name, task, extra, methods in (
         (detector, DETECTOR_ID, DETECTOR_FILE, "detection",
-         {"patch_size": [512, 512], "preprocessing": "OrthoAILib.pipelines.hip.preprocess (0.1 mm, x1/4, 2 % floor, CLAHE 8x8 clip 100, 512)"}),
+         {"patch_size": [512, 512], "preprocessing": "OrthoAILib.pipelines.hip.preprocess (0.1 mm, x1/4, 2 % floor, CLAHE 8x8 clip 100, 512)"},
+         examples["detector"]),
         (refiner, REFINER_ID, REFINER_FILE, "keypoints",
-         {"patch_size": [CROP, CROP], "spacing_mm": [0.4, 0.4], "preprocessing": "crops of the detector's 0.4 mm work image"}),
+         {"patch_size": [CROP, CROP], "spacing_mm": [0.4, 0.4], "preprocessing": "crops of the detector's 0.4 mm work image"},
+         examples["refiner"]),
     ):
-        model = model.cpu().eval()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            scripted = torch.jit.script(model)
-        path = out_dir / file_name
-        scripted.save(str(path))
+        files = export_torchscript(model, out_dir / file_name, methods, atol=TOLERANCE)
         entries[model_id] = {
-            "id": model_id, "version": "1.0.0", "task": task, "file": file_name, "sha256": sha256_file(path),
-            "size_bytes": path.stat().st_size, "framework": "torchscript",
+            "id": model_id, "version": "1.0.0", "task": task, "file": file_name, **files,
             "input": {"dims": 2, "channels": 1, "units": "normalised 0..1 (after CLAHE)", **extra},
             "labels": {str(i + 1): name for i, name in enumerate(CANONICAL_CLASSES)},
             "licence": "Apache-2.0", "training_data": data,
