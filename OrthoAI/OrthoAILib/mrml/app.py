@@ -58,6 +58,7 @@ class HeadlessSlicer:
 
     def __init__(self, cache_dir: Optional[str | Path] = None, install_globals: bool = True) -> None:
         self._temporary = None
+        self.views: dict = {}  # off-screen slice views for pictures (mrml.render), kept for reuse
         if cache_dir is None:
             self._temporary = tempfile.TemporaryDirectory(prefix="orthoai-mrml-")
             cache_dir = self._temporary.name
@@ -113,6 +114,9 @@ class HeadlessSlicer:
         self.scene.Clear(0)
 
     def close(self) -> None:
+        for view in self.views.values():
+            view.close()
+        self.views.clear()
         self.clear()
         if self._temporary is not None:
             self._temporary.cleanup()

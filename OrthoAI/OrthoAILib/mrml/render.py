@@ -23,67 +23,82 @@ SLICE_DISPLAYABLE_MANAGERS = (
 )
 
 
+class SliceViewRenderer:
+    """One off-screen slice view (slice logic, render window, displayable managers), made once per
+    application and view size and reused for every picture: Slicer's markups displayable manager
+    keeps about 20 MB that a freed view never gives back, so a view per picture grew a batch's
+    memory by that much per film."""
+
+    def __init__(self, app: HeadlessSlicer, size: tuple[int, int], layout_name: str) -> None:
+        os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
+        self.app, self.size, self.layout_name = app, size, layout_name
+        width, height = size
+        self.slice_logic = slicer.vtkMRMLSliceLogic()
+        self.slice_logic.SetMRMLApplicationLogic(app.app_logic)
+        self.window = vtk.vtkRenderWindow()
+        self.window.SetOffScreenRendering(1)
+        self.window.SetSize(width, height)
+        self.window.SetNumberOfLayers(2)  # layer 0: the resliced image; layer 1: markups, segments
+        self.image_renderer, self.overlay_renderer = vtk.vtkRenderer(), vtk.vtkRenderer()
+        self.image_renderer.SetLayer(0)
+        self.overlay_renderer.SetLayer(1)
+        self.window.AddRenderer(self.image_renderer)
+        self.window.AddRenderer(self.overlay_renderer)
+        self.interactor = vtk.vtkRenderWindowInteractor()  # displayable managers need one; it never starts
+        self.interactor.SetRenderWindow(self.window)
+        self.mapper = vtk.vtkImageMapper()
+        self.mapper.SetColorWindow(255)
+        self.mapper.SetColorLevel(127.5)
+        self.image_actor = vtk.vtkActor2D()
+        self.image_actor.SetMapper(self.mapper)
+        self.image_renderer.AddViewProp(self.image_actor)
+        factory = slicer.vtkMRMLSliceViewDisplayableManagerFactory.GetInstance()
+        factory.SetMRMLApplicationLogic(app.app_logic)
+        for manager in SLICE_DISPLAYABLE_MANAGERS:
+            if not factory.IsDisplayableManagerRegistered(manager):
+                factory.RegisterDisplayableManager(manager)
+        self.group = factory.InstantiateDisplayableManagers(self.overlay_renderer)
+
+    def render(self, volume_node, path: Path) -> Path:
+        scene = self.app.scene
+        self.slice_logic.SetMRMLScene(scene)  # the scene may have been cleared since the last picture
+        slice_node = scene.GetSingletonNode(self.layout_name, "vtkMRMLSliceNode")
+        if slice_node is None:
+            slice_node = self.slice_logic.AddSliceNode(self.layout_name)
+        else:
+            self.slice_logic.SetSliceNode(slice_node)
+        slice_node.SetDimensions(self.size[0], self.size[1], 1)
+        slice_node.SetOrientation(slice_orientation_for(volume_node))
+        self.slice_logic.GetSliceCompositeNode().SetBackgroundVolumeID(volume_node.GetID())
+        self.slice_logic.FitSliceToAll()
+        self.mapper.SetInputConnection(self.slice_logic.GetImageDataConnection())
+        try:
+            self.group.SetMRMLDisplayableNode(slice_node)
+            self.window.Render()
+            grabber = vtk.vtkWindowToImageFilter()
+            grabber.SetInput(self.window)
+            grabber.Update()
+            writer = vtk.vtkPNGWriter()
+            writer.SetFileName(str(path))
+            writer.SetInputConnection(grabber.GetOutputPort())
+            writer.Write()
+        finally:
+            self.group.SetMRMLDisplayableNode(None)
+            self.slice_logic.SetMRMLScene(None)  # the slice and composite nodes stay: they are the scene's view state
+        return path
+
+    def close(self) -> None:
+        self.group.SetMRMLDisplayableNode(None)
+        self.window.Finalize()
+        self.slice_logic.SetMRMLApplicationLogic(None)
+
+
 def render_slice_view(app: HeadlessSlicer, volume_node, path: str | Path, size: tuple[int, int] = (900, 700),
                       layout_name: str = "Red") -> Path:
     """Render ``volume_node`` (and whatever the scene shows over it) in its own plane to a PNG."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    width, height = size
-    # Off-screen through EGL: no X server needed. Only here, never inside the
-    # Slicer application, whose windows must stay as they are.
-    os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
-
-    slice_logic = slicer.vtkMRMLSliceLogic()
-    slice_logic.SetMRMLApplicationLogic(app.app_logic)
-    slice_logic.SetMRMLScene(app.scene)
-    slice_node = app.scene.GetSingletonNode(layout_name, "vtkMRMLSliceNode")
-    if slice_node is None:
-        slice_node = slice_logic.AddSliceNode(layout_name)
-    else:
-        slice_logic.SetSliceNode(slice_node)
-    slice_node.SetDimensions(width, height, 1)
-    slice_node.SetOrientation(slice_orientation_for(volume_node))
-    slice_logic.GetSliceCompositeNode().SetBackgroundVolumeID(volume_node.GetID())
-    slice_logic.FitSliceToAll()
-
-    window = vtk.vtkRenderWindow()
-    window.SetOffScreenRendering(1)
-    window.SetSize(width, height)
-    window.SetNumberOfLayers(2)  # layer 0: the resliced image; layer 1: markups, segments
-    image_renderer, overlay_renderer = vtk.vtkRenderer(), vtk.vtkRenderer()
-    image_renderer.SetLayer(0)
-    overlay_renderer.SetLayer(1)
-    window.AddRenderer(image_renderer)
-    window.AddRenderer(overlay_renderer)
-    interactor = vtk.vtkRenderWindowInteractor()  # displayable managers need one; it never starts
-    interactor.SetRenderWindow(window)
-
-    mapper = vtk.vtkImageMapper()
-    mapper.SetColorWindow(255)
-    mapper.SetColorLevel(127.5)
-    mapper.SetInputConnection(slice_logic.GetImageDataConnection())
-    image_actor = vtk.vtkActor2D()
-    image_actor.SetMapper(mapper)
-    image_renderer.AddViewProp(image_actor)
-
-    factory = slicer.vtkMRMLSliceViewDisplayableManagerFactory.GetInstance()
-    factory.SetMRMLApplicationLogic(app.app_logic)
-    for manager in SLICE_DISPLAYABLE_MANAGERS:
-        if not factory.IsDisplayableManagerRegistered(manager):
-            factory.RegisterDisplayableManager(manager)
-    group = factory.InstantiateDisplayableManagers(overlay_renderer)
-    try:
-        group.SetMRMLDisplayableNode(slice_node)
-        window.Render()
-        grabber = vtk.vtkWindowToImageFilter()
-        grabber.SetInput(window)
-        grabber.Update()
-        writer = vtk.vtkPNGWriter()
-        writer.SetFileName(str(path))
-        writer.SetInputConnection(grabber.GetOutputPort())
-        writer.Write()
-    finally:
-        group.SetMRMLDisplayableNode(None)
-        window.Finalize()
-        slice_logic.SetMRMLScene(None)  # the slice and composite nodes stay: they are the scene's view state
-    return path
+    renderer = app.views.get((tuple(size), layout_name))
+    if renderer is None:
+        renderer = app.views[(tuple(size), layout_name)] = SliceViewRenderer(app, tuple(size), layout_name)
+    return renderer.render(volume_node, path)
