@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..image import Image
+from .discovery import file_suffix, has_dicom_magic
 from .radiograph_policy import (SpacingChoice, choose_spacing, columns_towards_patient_right, dicom_spacing,
                                 is_mirrored, positive_spacing, radiograph_image)
 
@@ -23,20 +24,6 @@ DICOM_SUFFIXES = {".dcm", ".dicom", ""}
 ITK_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
 BITMAP_SUFFIXES = (".png", ".jpg", ".jpeg")
 SUPPORTED = "DICOM (.dcm), NRRD, NIfTI, MHA, PNG or JPEG"
-
-
-def file_suffix(path: Path) -> str:
-    name = path.name.lower()
-    return ".nii.gz" if name.endswith(".nii.gz") else path.suffix.lower()
-
-
-def looks_like_dicom(path: Path) -> bool:
-    try:
-        with open(path, "rb") as stream:
-            stream.seek(128)
-            return stream.read(4) == b"DICM"
-    except OSError:
-        return False
 
 
 def read_radiograph(path: str | Path, spacing_mm: Optional[float] = None) -> Image:
@@ -49,7 +36,7 @@ def read_radiograph(path: str | Path, spacing_mm: Optional[float] = None) -> Ima
     suffix = file_suffix(path)
     if suffix in ITK_SUFFIXES or suffix in BITMAP_SUFFIXES:
         return _read_with_itk(path, suffix, spacing_mm)
-    if suffix in DICOM_SUFFIXES or looks_like_dicom(path):
+    if suffix in DICOM_SUFFIXES or has_dicom_magic(path):
         return _read_dicom(path, spacing_mm)
     raise InputError(f"{path.name}: unsupported file type '{suffix}'. Use {SUPPORTED}.")
 
