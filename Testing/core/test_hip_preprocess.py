@@ -84,16 +84,44 @@ def test_canonical_targets_name_every_landmark_and_mirror():
     assert "cup_lateral" not in native_left_view  # a native hip on the image's left: no cup to find
 
 
-@pytest.mark.parametrize("scores, side, expected, warned", [
-    ((0.9, 0.1), "auto", [0], False),
-    ((0.2, 0.8), "auto", [1], False),
-    ((0.9, 0.7), "auto", [0, 1], False),  # bilateral
-    ((0.2, 0.3), "auto", [1], True),  # no confident cup: the likelier side, with a warning
-    ((0.9, 0.1), "left", [1], False),
-    ((0.1, 0.1), "both", [0, 1], False),
-])
-def test_operated_side_choice(scores, side, expected, warned):
-    from OrthoAILib.pipelines.hip.keypoint_pipeline import choose_views
+THRESHOLDS = dict(cup_accept=0.6, cup_reject=0.3, pelvis_accept=0.2)
 
-    chosen, warnings = choose_views(np.array(scores), side)
-    assert chosen == expected and bool(warnings) == warned
+
+@pytest.mark.parametrize("scores, pelvis, side, chosen, statuses", [
+    ((0.9, 0.1), 0.8, "auto", [0], []),
+    ((0.2, 0.8), 0.8, "auto", [1], []),
+    ((0.9, 0.7), 0.8, "auto", [0, 1], []),  # bilateral
+    ((0.2, 0.1), 0.8, "auto", [], ["no_prosthesis"]),  # a pelvis without a cup: nothing measured
+    ((0.45, 0.1), 0.8, "auto", [], ["low_confidence"]),  # may be a cup: too uncertain to measure
+    ((0.9, 0.45), 0.8, "auto", [0], ["low_confidence"]),  # one side measured, the other uncertain
+    ((0.9, 0.9), 0.05, "auto", [], ["not_ap_pelvis"]),  # no pelvic landmarks: not an AP pelvis
+    ((0.9, 0.1), 0.8, "left", [], ["no_prosthesis"]),  # the user's side has no cup: refused
+    ((0.9, 0.45), 0.8, "left", [1], []),  # the user's side, uncertain: measured with a warning
+    ((0.1, 0.1), 0.8, "both", [], ["no_prosthesis", "no_prosthesis"]),
+])
+def test_presence_decides_what_is_measured(scores, pelvis, side, chosen, statuses):
+    from OrthoAILib.pipelines.hip.presence import PresenceThresholds, decide
+
+    views, refused, warnings = decide(np.array(scores), pelvis, side, PresenceThresholds(**THRESHOLDS))
+    assert views == chosen and [r.status for r in refused] == statuses
+    assert all(r.message for r in refused)
+    assert bool(warnings) == (side == "left" and chosen == [1])
+
+
+def test_presence_thresholds_come_from_the_registry_entry():
+    from OrthoAILib.pipelines.hip.presence import PresenceThresholds
+
+    assert PresenceThresholds.from_entry({"presence": THRESHOLDS}) == PresenceThresholds(**THRESHOLDS)
+    assert PresenceThresholds.from_entry({}) == PresenceThresholds()
+
+
+def test_a_spacing_changed_in_its_last_digits_changes_nothing():
+    """A film whose extent is a whole number of 0.4 mm work pixels: 2400 rows × 0.15 mm = 900 × 0.4 mm."""
+    from OrthoAILib.pipelines.hip.preprocess import preprocess_radiograph
+
+    pixels = np.random.default_rng(3).random((2400, 1600)).astype(np.float32)
+    reference = preprocess_radiograph(pixels, (0.15, 0.15))
+    for spacing in (0.15 * (1 - 1e-15), 0.15 * (1 + 1e-14), 0.1500000000001):
+        again = preprocess_radiograph(pixels, (spacing, spacing))
+        assert again.work.shape == reference.work.shape
+        assert np.array_equal(again.detector_input, reference.detector_input)

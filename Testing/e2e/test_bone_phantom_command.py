@@ -58,7 +58,8 @@ def cohort(tmp_path_factory):
 
 def test_series_volume_and_refusal(cohort):
     _, _, _, out, result, rows = cohort
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.returncode == 1, result.stdout + result.stderr  # the MR was refused: nothing measured there
+    assert "1 refused" in result.stdout and "Traceback" not in result.stderr
     assert set(rows) == {"patient1/series1", "phantom.nrrd", "knee_mr.nrrd"}  # 40 slices: one case
     assert rows["patient1/series1"]["status"] == rows["phantom.nrrd"]["status"] == "ok"
     assert rows["knee_mr.nrrd"]["status"] == "not_ct" and "Hounsfield" in rows["knee_mr.nrrd"]["warnings"]

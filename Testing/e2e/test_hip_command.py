@@ -99,7 +99,7 @@ def test_single_file_with_calibration(batch, tmp_path):
     films, folder, _, _ = batch
     result = orthoai("hip", folder / "generated.dcm", "--out", tmp_path, "--cup-diameter",
                      films["generated"].cup_diameter_mm, "--no-scene", check=True)
-    assert "hip: 1 case(s) done, 0 failed" in result.stdout
+    assert "hip: 1 case(s) done, 0 refused (nothing measured), 0 failed" in result.stdout
     case = json.loads((tmp_path / "generated.measures.json").read_text(encoding="utf-8"))
     assert case["sides"][0]["calibrated"] is True and not (tmp_path / "generated.mrb").exists()
 

@@ -56,7 +56,12 @@ class BatchSummary:
 
     @property
     def exit_code(self) -> int:
-        return 1 if self.failed else 0
+        """1 when any case failed or was refused (``no_prosthesis``, ``not_ct``…): nothing measured there."""
+        return 1 if self.failed or self.refused else 0
+
+    @property
+    def refused(self) -> int:
+        return sum(not outcome.failed and outcome.status != "ok" for outcome in self.outcomes)
 
 
 # --- the command line -------------------------------------------------------------------------

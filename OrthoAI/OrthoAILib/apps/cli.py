@@ -90,8 +90,9 @@ def _batch(args) -> int:
     except InputError as error:
         raise UsageError(str(error)) from None
     summary = run_batch(job, **batch_options(args))
-    print(f"{job.pipeline}: {summary.ok} case(s) done, {summary.failed} failed, {summary.resumed} already complete "
-          f"(--resume), {summary.seconds:.1f} s; table: {summary.csv_path}")
+    print(f"{job.pipeline}: {summary.ok - summary.refused} case(s) done, {summary.refused} refused (nothing measured), "
+          f"{summary.failed} failed, {summary.resumed} already complete (--resume), {summary.seconds:.1f} s; "
+          f"table: {summary.csv_path}")
     return summary.exit_code
 
 

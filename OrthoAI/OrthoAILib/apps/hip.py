@@ -20,7 +20,7 @@ from typing import Optional
 from ..errors import InputError
 from ..pipelines.hip.pipeline import SIDES, HipCaseResult, HipOptions, HipPipeline
 from ..pipelines.hip.report import CSV_COLUMNS
-from .jobs import BatchJob, CaseInput, CaseOutcome, pipeline_status
+from .jobs import BatchJob, CaseInput, CaseOutcome
 
 # Plausible ranges, checked before any film is read (a wrong unit must not allocate gigabytes).
 CUP_DIAMETER_RANGE_MM = (20.0, 100.0)
@@ -96,8 +96,9 @@ class HipJob(BatchJob):
         files = write_case_files(case.name, staging, image, result, self.cup_diameter_mm, self.write_scene)
         rows = tuple({**row, "input": case.label} for row in result.csv_rows())
         sides = ", ".join(s.operated_side for s in result.sides)
-        return CaseOutcome(case.name, case.label, pipeline_status(rows), rows, files,
-                           f"{sides} side measured in {result.timings_s.get('total', 0):.2f} s",
+        message = (f"{sides} side measured in {result.timings_s.get('total', 0):.2f} s" if result.sides else
+                   " ".join(r.message for r in result.refused) or "nothing measured")
+        return CaseOutcome(case.name, case.label, result.status, rows, files, message,
                            tuple(result.warnings) + tuple(w for s in result.sides for w in s.warnings),
                            time.perf_counter() - started, result)
 

@@ -49,13 +49,19 @@ def canonical_targets(keypoints_rc: dict[str, dict[str, np.ndarray]], image_colu
                       ) -> dict[str, np.ndarray]:
     """Target (row, column) per present canonical class, in the (possibly mirrored) image's pixels.
 
-    ``keypoints_rc``: the generator's per-operated-side landmark positions.
+    ``keypoints_rc``: the generator's per-operated-side landmark positions; ``{"none": pelvic
+    points}`` for a pelvis with both hips native (no cup, no contralateral centre to learn), and
+    ``{}`` for a film that is not an AP pelvis (nothing to find: every class learns background).
     """
+    if not keypoints_rc:
+        return {}
     near = image_left_side(mirrored)
     far = "left" if near == "right" else "right"
     any_side = next(iter(keypoints_rc.values()))
     targets: dict[str, np.ndarray] = {}
-    if near in keypoints_rc:
+    if "none" in keypoints_rc:
+        pass  # both hips native: only the pelvic points below
+    elif near in keypoints_rc:
         for name in CUP_CLASSES:
             targets[name] = keypoints_rc[near][name]
         targets["contralateral_center"] = keypoints_rc[near]["contralateral_center"]

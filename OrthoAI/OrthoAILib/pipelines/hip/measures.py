@@ -213,9 +213,10 @@ def compute_hip_measures(
     c_side, d_side = float(np.dot(c - i, teardrop_dir)), float(np.dot(d - i, teardrop_dir))
     l1, l0 = abs(c_side), abs(d_side)
     if c_side * d_side > 0:
-        warnings.append("The cup centre and the contralateral centre lie on the same side of the midline; check their labels.")
+        warnings.append("same_side_centres: the cup centre and the contralateral centre lie on the same side of the midline; "
+                        "check their labels.")
     if abs(np.dot(b - i, teardrop_dir)) < abs(np.dot(j - i, teardrop_dir)):
-        warnings.append("cup_lateral is nearer the midline than cup_medial; are the two swapped?")
+        warnings.append("swapped_cup_points: cup_lateral is nearer the midline than cup_medial; are the two swapped?")
 
     if not (math.isfinite(mm_per_unit) and mm_per_unit > 0):
         raise InputError(f"mm per unit must be a positive number, got {mm_per_unit}.")

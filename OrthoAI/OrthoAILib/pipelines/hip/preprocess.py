@@ -91,7 +91,10 @@ def resample_to_work(pixels: np.ndarray, spacing_mm: tuple[float, float]) -> np.
     """
     rows, columns = pixels.shape
     extent = (rows * spacing_mm[0], columns * spacing_mm[1])
-    work_shape = [int(math.floor(e / WORK_MM)) for e in extent]  # whole 0.4 mm pixels
+    # Whole 0.4 mm pixels. The tolerance keeps a film whose extent is a whole number of work
+    # pixels from losing one when its spacing changes in the 15th digit (that shifted every
+    # CLAHE tile and once turned an abduction angle by 65°).
+    work_shape = [int(math.floor(e / WORK_MM + 1e-6)) for e in extent]
     if min(work_shape) < 64:
         raise InputError(f"The image covers only {extent[0]:.0f}×{extent[1]:.0f} mm; an AP pelvis film is far larger "
                          "(check the pixel spacing).")
@@ -136,12 +139,19 @@ def to_detector_input(work: np.ndarray) -> tuple[np.ndarray, tuple[int, int], in
     return resized[0, 0].numpy(), pad, size
 
 
+def stable_spacing(spacing_mm) -> tuple[float, float]:
+    """Spacing rounded to 9 significant digits: what a header's last digits or a unit conversion
+    change must not change the result."""
+    return tuple(float(f"{float(s):.9g}") for s in spacing_mm)
+
+
 def preprocess_radiograph(pixels: np.ndarray, spacing_mm: tuple[float, float]) -> HipPreprocessed:
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim != 2:
         raise InputError(f"Expected a 2-D radiograph, got an array of shape {pixels.shape}.")
     if not np.all(np.isfinite(pixels)):
         raise InputError("The radiograph has non-finite pixel values.")
+    spacing_mm = stable_spacing(spacing_mm)
     work = normalise_and_equalise(resample_to_work(pixels, spacing_mm))
     detector_input, pad, size = to_detector_input(work)
     return HipPreprocessed(work, detector_input, tuple(spacing_mm), pixels.shape, pad, size)

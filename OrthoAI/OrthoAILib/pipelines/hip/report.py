@@ -31,6 +31,14 @@ def csv_rows(case_json: dict) -> list[dict]:
             row[key] = side.get(key, "")
             row[f"{key}_flag"] = side.get("flags", {}).get(key, "")
         rows.append(row)
+    measured = {row["operated_side"] for row in rows}
+    for refusal in case_json.get("refused", []):  # a side (or the film) not measured: a row that says why
+        if refusal["side"] not in measured:
+            rows.append({"source": case_json.get("source", ""), "operated_side": refusal["side"],
+                         "status": refusal["status"], "warnings": refusal["message"]})
+    if not rows:
+        rows.append({"source": case_json.get("source", ""), "operated_side": "", "status": case_json.get("status", ""),
+                     "warnings": joined(case_json.get("warnings", []))})
     return rows
 
 
