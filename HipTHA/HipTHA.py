@@ -102,6 +102,10 @@ class HipTHAWidget(ParameterNodeWidget):
             _("Detection cancelled; the scene is unchanged."))
         if case is None:
             return False
+        if not case.sides:  # refused: nothing was placed; say what was found instead
+            self.ui.statusLabel.text = _("Not measured ({status}): {reason}").format(
+                status=case.status, reason=" ".join(r.message for r in case.refused))
+            return False
         first = next(iter(self.logic.links.values()))
         p.landmarks, p.measuresTable = first.landmarks_node, first.table_node
         self.ui.measuresTableView.setMRMLTableNode(first.table_node)
@@ -203,6 +207,9 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
             raise ValueError(_("Choose the radiograph first."))
         case, scene = detect_on_volume(volumeNode, self.pipeline(), cup_diameter_mm=cupDiameterMm, spacing_mm=spacingMm,
                                        side=side, progress=progress, cancel=cancel)
+        if not case.sides:  # refused (no prosthesis, not an AP pelvis...): nothing was added, earlier results stay
+            self.lastCase = case
+            return case
         self.stopFollowing()  # only now: a cancelled or failed detection keeps the earlier results live
         for link in scene.links.values():
             link.on_update = onUpdate

@@ -167,3 +167,14 @@ def volume_geometry(volume):
     from OrthoAILib.mrml.volumes import geometry_of
 
     return geometry_of(volume)
+
+
+def test_a_refused_film_adds_nothing_to_the_scene(scene, detector):
+    from OrthoAILib.geometry import radiograph_geometry
+
+    noise = (np.random.default_rng(5).random((1500, 1800)) * 4000).astype(np.uint16)
+    volume = volume_from_array(noise, radiograph_geometry(noise.shape, (0.2, 0.2)), "not a pelvis", scene)
+    before = scene_node_ids(scene)
+    case, result = detect_on_volume(volume, detector)
+    assert case.status == "not_ap_pelvis" and not result.landmarks and not result.links
+    assert scene_node_ids(scene) == before
