@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python Testing/benchmarks/bench_hip_measures.py
 	$(BIN)/python Testing/benchmarks/bench_model_runtime.py
 	$(BIN)/python Testing/benchmarks/bench_hip_pipeline.py
+	$(BIN)/python Testing/benchmarks/bench_hip_outputs.py
 	$(BIN)/python Testing/benchmarks/bench_batch_memory.py
 	$(BIN)/orthoai hip-benchmark --cases 200
 

@@ -73,6 +73,36 @@ def test_missing_file(tmp_path):
         read_markups_points(tmp_path / "absent.mrk.json")
 
 
-def test_null_coordinate_reads_as_nan(tmp_path):
-    path = _write(tmp_path, _document([{"label": "a", "position": [None, 2, 3]}]))
-    assert np.isnan(read_markups_points(path)["a"][0])
+@pytest.mark.parametrize("position", [[None, 2, 3], [float("nan"), 2, 3], [1e999, 2, 3], [1e308, -1e308, 0],
+                                      [0, 0, 100_001]])
+def test_non_finite_or_absurd_positions_are_refused(tmp_path, position):
+    path = _write(tmp_path, _document([{"label": "a", "position": position}]))
+    with pytest.raises(InputError, match="control point 'a' (has a non-finite position|is at .* beyond any image)"):
+        read_markups_points(path)
+
+
+def test_positions_up_to_the_limit_are_read(tmp_path):
+    path = _write(tmp_path, _document([{"label": "a", "position": [99_999.0, -5e4, 0]}]))
+    assert np.allclose(read_markups_points(path)["a"], [99_999.0, -5e4, 0])
+
+
+@pytest.mark.parametrize("markup, message", [
+    ({"controlPoints": {"label": "a", "position": [1, 2, 3]}}, "'controlPoints' is an object; it must be a list of point objects"),
+    ({"controlPoints": "a"}, "'controlPoints' is a string; it must be a list"),
+    ({"controlPoints": ["a", "b"]}, "control point #1 is a string, not an object with a label and a position"),
+    ({"controlPoints": [[1, 2, 3]]}, "control point #1 is a list, not an object"),
+    ({"controlPoints": [{"label": ["a"], "position": [1, 2, 3]}]}, "control point #1 has a label that is a list"),
+    ({"controlPoints": [{"label": "a", "position": [1, 2, 3], "positionStatus": ["defined"]}]},
+     "control point 'a' has a positionStatus that is a list"),
+    ({"controlPoints": [{"label": "a", "position": [True, 2, 3]}]}, "not numeric"),
+    ({"controlPoints": [{"label": "a", "position": {"x": 1}}]}, "needs a position of three numbers"),
+])
+def test_malformed_structures_name_what_is_wrong(tmp_path, markup, message):
+    path = _write(tmp_path, {"markups": [dict({"type": "Fiducial", "coordinateSystem": "RAS"}, **markup)]})
+    with pytest.raises(InputError, match=message):
+        read_markups_points(path)
+
+
+def test_a_markup_that_is_not_an_object(tmp_path):
+    with pytest.raises(InputError, match="markup #1 is a list, not an object"):
+        read_markups_points(_write(tmp_path, {"markups": [[1, 2]]}))

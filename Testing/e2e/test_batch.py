@@ -82,7 +82,7 @@ def test_a_listed_input_that_is_missing_fails_alone(films, tmp_path):
 
 def test_out_in_the_input_folder_never_touches_an_input(tmp_path):
     folder = tmp_path / "films"
-    for name in ("a.png", "a.preview.png", "b.png"):  # a.preview.png is an input that a's preview would replace
+    for name in ("a.png", "b.png", "b_png.preview.png"):  # the last is an input named like b's preview
         write_image(folder / name, seed=len(name))
     before = hashes(folder)
 
@@ -90,13 +90,14 @@ def test_out_in_the_input_folder_never_touches_an_input(tmp_path):
 
     assert {k: v for k, v in hashes(folder).items() if k in before} == before
     outcome = {o.name: o for o in summary.outcomes}
-    assert outcome["a"].failed and "a.preview.png would replace an input file" in outcome["a"].message
-    assert not (folder / "a.stats.json").exists()  # a refused case moves none of its files
-    assert not outcome["a_preview"].failed and (folder / "a_preview.preview.png").exists()
-    assert (folder / "b.stats.json").exists() and (folder / "b.preview.png").exists()
+    # a film's picture no longer meets the film: cases in the output folder are named with their type
+    assert not outcome["a_png"].failed and (folder / "a_png.preview.png").exists()
+    assert outcome["b_png"].failed and "b_png.preview.png would replace an input file" in outcome["b_png"].message
+    assert not (folder / "b_png.stats.json").exists()  # a refused case moves none of its files
+    assert not outcome["b_png_preview"].failed and (folder / "b_png_preview.preview.png").exists()  # no clash: kept
 
     again = run_batch(ImageStatsJob(preview=True), folder, folder, log=lambda _: None)  # earlier outputs are not inputs
-    assert [o.name for o in again.outcomes] == ["a", "a_preview", "b"]
+    assert [o.name for o in again.outcomes] == ["a_png", "b_png", "b_png_preview"]
     assert {k: v for k, v in hashes(folder).items() if k in before} == before and leftovers(folder) == []
 
 
@@ -142,8 +143,10 @@ def test_a_folder_without_write_permission(films, tmp_path):
 def test_command_line_options_and_exit_status():
     parser = argparse.ArgumentParser()
     add_batch_arguments(parser)
-    args = parser.parse_args(["in", "--out", "o", "--workers", "3", "--resume"])
-    assert batch_options(args) == {"source": Path("in"), "out_dir": Path("o"), "workers": 3, "scheduler": None, "resume": True}
+    args = parser.parse_args(["in", "--out", "o", "--workers", "3", "--resume", "--anonymise-names"])
+    assert batch_options(args) == {"source": Path("in"), "out_dir": Path("o"), "workers": 3, "scheduler": None,
+                                   "resume": True, "anonymise_names": True}
+    assert batch_options(parser.parse_args(["in", "--out", "o"]))["anonymise_names"] is False
     for wrong in (["in"], ["in", "--out", "o", "--workers", "0"], ["in", "--out", "o", "--workers", "2", "--scheduler", "x"]):
         with pytest.raises(SystemExit) as caught:
             parser.parse_args(wrong)
@@ -247,6 +250,62 @@ def test_dicom_series_are_volumes_for_a_3d_job(tmp_path):
 
     assert [r["shape"] for r in read_csv(tmp_path / "volumes" / "stats.csv")] == ["5x16x20", "4x16x20"]
     assert len(slices.outcomes) == 9 and slices.exit_code == volumes.exit_code == 0
+
+
+def _files_naming(folder: Path, words) -> list[str]:
+    """Files under ``folder`` whose name or content holds any of ``words``."""
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file() and any(
+        w in p.relative_to(folder).as_posix() or w.encode() in p.read_bytes() for w in words))
+
+
+def test_anonymised_names_reach_only_the_private_mapping(tmp_path):
+    source = tmp_path / "in"
+    for name in ("DOE_JANE_1950/film.png", "SMITH_JOHN/hip.nrrd", "ROE_RICHARD.mha"):
+        write_image(source / name, seed=len(name))
+    (source / "BROWN_ALICE.png").write_bytes(b"not a png")  # fails in the job: its message must name no one
+    listing = tmp_path / "cases.list"
+    listing.write_text(f"{source / 'ROE_RICHARD.mha'}\n{source / 'GONE_GARY.png'}\n")
+    out = tmp_path / "out"
+    messages = []
+
+    summary = run_batch(ImageStatsJob(preview=True), source, out, anonymise_names=True, log=messages.append)
+
+    assert [o.name for o in summary.outcomes] == ["case-0001", "case-0002", "case-0003", "case-0004"]
+    rows = read_csv(out / "stats.csv")
+    assert [r["input"] for r in rows] == ["case-0001", "case-0002", "case-0003", "case-0004"]
+    assert sorted(p.name for p in out.glob("*.stats.json")) == ["case-0002.stats.json", "case-0003.stats.json",
+                                                                 "case-0004.stats.json"]  # case-0001 failed
+    assert rows[0]["status"] == "failed" and "case-0001" in rows[0]["warnings"]
+    mapping = out / "name_mapping.csv"
+    assert (mapping.stat().st_mode & 0o777) == 0o600
+    assert read_csv(mapping)[0] == {"case": "case-0001", "input": "BROWN_ALICE.png",
+                                    "path": str((source / "BROWN_ALICE.png").resolve())}
+    people = ["DOE", "JANE", "SMITH", "ROE", "BROWN", "ALICE", "RICHARD"]
+    assert _files_naming(out, people) == ["name_mapping.csv"]
+    assert not any(w in line for line in messages for w in people), messages
+
+    again = run_batch(ImageStatsJob(preview=True), listing, out, anonymise_names=True, resume=True, log=messages.append)
+    assert [(o.name, o.status) for o in again.outcomes] == [("case-0003", "ok"), ("case-0005", "failed")]
+    assert again.resumed == 1  # ROE_RICHARD.mha keeps its name (and its outputs) from the first run
+    assert [r["input"] for r in read_csv(out / "stats.csv")] == ["case-0003", "case-0005"]
+    assert "GONE" not in read_csv(out / "stats.csv")[1]["warnings"] and "case-0005" in read_csv(out / "stats.csv")[1]["warnings"]
+    assert len(read_csv(mapping)) == 5 and _files_naming(out, people + ["GONE", "GARY"]) == ["name_mapping.csv"]
+    assert leftovers(out) == [] and not (out / STAGING).exists()
+
+
+def test_anonymised_names_with_two_workers(films, tmp_path):
+    summary = run_batch(ImageStatsJob(), films, tmp_path / "out", workers=2, anonymise_names=True, log=lambda _: None)
+    assert summary.exit_code == 0 and [o.name for o in summary.outcomes] == [f"case-{i:04d}" for i in range(1, 7)]
+    assert _files_naming(tmp_path / "out", ["film", "top", "p1", "p2"]) == ["name_mapping.csv"]
+
+
+def test_a_mapping_name_taken_by_a_user_file_stops_before_any_work(films, tmp_path):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "name_mapping.csv").write_text("my own notes\n")
+    with pytest.raises(UsageError, match="name_mapping.csv was not written by --anonymise-names"):
+        run_batch(ImageStatsJob(), films, out, anonymise_names=True, log=lambda _: None)
+    assert (out / "name_mapping.csv").read_text() == "my own notes\n" and not (out / "stats.csv").exists()
 
 
 REAL_SERIES = SHARED_DATA / "ct" / "totalsegmentator" / "example_ct_dicom"

@@ -129,3 +129,31 @@ def test_models_list_and_verify():
     assert "phantom-bone-seg-tiny" in listing and "ready" in listing
     assert "verified" in orthoai("models", "verify", "phantom-bone-seg-tiny", check=True).stdout
     assert orthoai("models", "verify", "no-such-model").returncode == 1
+
+
+def _replace_control_points(value):
+    def apply(control_points):
+        control_points[:] = value
+    return apply
+
+
+@pytest.mark.parametrize("name, transform, message", [
+    ("points-object.mrk.json", None, "'controlPoints' is an object; it must be a list of point objects"),
+    ("points-strings.mrk.json", _replace_control_points(["cup_lateral", "cup_medial"]),
+     "control point #1 is a string, not an object"),
+    ("huge.mrk.json", _set("cup_lateral", [1e308, -1e308, 0]), "'cup_lateral' is at [1e+308, -1e+308, 0], more than"),
+    ("infinite.mrk.json", _set("cup_medial", [1e999, 0, 0]), "'cup_medial' has a non-finite position"),
+])
+def test_malformed_or_absurd_markups_are_one_line_and_exit_1(tmp_path, name, transform, message):
+    """Found by a new user: these gave a traceback, or 0.0 measures with exit 0."""
+    if transform is None:  # controlPoints an object instead of a list
+        path = _variant(tmp_path, name, lambda cps: None)
+        document = json.loads(path.read_text(encoding="utf-8"))
+        document["markups"][0]["controlPoints"] = document["markups"][0]["controlPoints"][0]
+        path.write_text(json.dumps(document))
+    else:
+        path = _variant(tmp_path, name, transform)
+    result = orthoai("hip-measure", path, "--json")
+    assert result.returncode == 1 and result.stdout == "", result.stdout
+    assert result.stderr.startswith("orthoai: error:") and result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr

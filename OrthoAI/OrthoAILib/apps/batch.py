@@ -20,21 +20,23 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import re
 import shutil
 import time
 import uuid
 from bisect import bisect_left
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from ..io.discovery import find_cases
+from ..io.discovery import file_suffix, find_cases
 from ..io.reports import read_record, write_csv
 from .jobs import BatchJob, CaseInput, CaseOutcome, outcome_for_failure
 
 # Re-exported: the command line and the modules import them from here.
 # UsageError, process_case and the rest are re-exported: callers import the runner's names from here.
 from .batch_case import DONE, STAGING, UsageError, _norm, close_prepared, completed_outcome, process_case  # noqa: F401
+from .batch_names import MAPPING, anonymous_cases, check_mapping, hidden_names, linked_inputs, scrubbed
 from .batch_workers import DIED_TWICE, connect, run_in_processes, run_on_cluster  # noqa: F401
 
 
@@ -83,12 +85,16 @@ def add_batch_arguments(parser: argparse.ArgumentParser) -> None:
     where.add_argument("--scheduler", metavar="ADDRESS", help="a Dask distributed scheduler, e.g. tcp://host:8786 "
                        "(its workers must see INPUT and --out at the same paths)")
     parser.add_argument("--resume", action="store_true", help="skip cases whose outputs an earlier run completed")
+    parser.add_argument("--anonymise-names", action="store_true",
+                        help="name the outputs case-0001, case-0002... (input order) instead of after the input files, "
+                             "whose names may identify patients; the only record of the names is --out/name_mapping.csv, "
+                             "readable by you alone")
 
 
 def batch_options(args: argparse.Namespace) -> dict:
     """The keyword arguments of :func:`run_batch` from parsed arguments."""
     return {"source": args.input, "out_dir": args.out, "workers": args.workers,
-            "scheduler": args.scheduler, "resume": args.resume}
+            "scheduler": args.scheduler, "resume": args.resume, "anonymise_names": args.anonymise_names}
 
 
 def exit_status(error: BaseException) -> int:
@@ -138,8 +144,8 @@ def _remove_folders(folders: Iterable[Path]) -> None:
 
 
 def _own_files(out_dir: Path, csv_name: str, source: Path) -> list[Path]:
-    """What discovery must not take for inputs: the output folder inside INPUT, the table, earlier outputs."""
-    own = [out_dir / csv_name] + ([out_dir] if _norm(out_dir) != _norm(source) else [])
+    """What discovery must not take for inputs: the output folder inside INPUT, the tables, earlier outputs."""
+    own = [out_dir / csv_name, out_dir / MAPPING] + ([out_dir] if _norm(out_dir) != _norm(source) else [])
     for path in sorted((out_dir / DONE).glob("*.json")) if (out_dir / DONE).is_dir() else ():
         own += [out_dir / name for name in (read_record(path, out_dir) or {"files": {}})["files"]]
     return own
@@ -157,11 +163,13 @@ def _protection(out_dir: Path, cases: list[CaseInput]) -> Callable[[CaseInput], 
 
 
 def run_batch(job: BatchJob, source: Path, out_dir: Path, *, workers: int = 1, scheduler: Optional[str] = None,
-              resume: bool = False, log: Callable[[str], None] = print, keep_results: bool = False) -> BatchSummary:
+              resume: bool = False, log: Callable[[str], None] = print, keep_results: bool = False,
+              anonymise_names: bool = False) -> BatchSummary:
     """Run ``job`` on every case of ``source`` into ``out_dir``; the CSV is written even when interrupted.
 
     ``keep_results`` keeps each case's result object on its outcome (``workers=1`` only: other
-    processes do not send results back, so memory stays flat over a batch).
+    processes do not send results back, so memory stays flat over a batch). ``anonymise_names``:
+    see ``apps.batch_names``.
     """
     started, source, out_dir = time.perf_counter(), Path(source), Path(out_dir)
     if workers < 1 or (scheduler and workers > 1):
@@ -171,18 +179,22 @@ def run_batch(job: BatchJob, source: Path, out_dir: Path, *, workers: int = 1, s
     try:
         found = find_cases(source, suffixes=job.suffixes, volumetric=job.volumetric,
                            exclude=_own_files(out_dir, job.csv_name, source))
-        cases = [CaseInput(case.name, case.paths, case.label) for case in found.cases]
-        check_output_folder(out_dir, job.csv_name, [path for case in cases for path in case.paths])
+        originals = [CaseInput(case.name, case.paths, case.label) for case in found.cases]
+        check_output_folder(out_dir, job.csv_name, [path for case in originals for path in case.paths])
+        if anonymise_names:
+            check_mapping(out_dir)
         client = connect(scheduler) if scheduler else None
     except BaseException:  # stopped before any work: leave no empty output folder behind
         _remove_folders(created)
         raise
+    cases, protected, hidden = _named(job, originals, found.cases, out_dir, anonymise_names)
     if found.skipped:
-        log(found.skipped_summary())
+        log(found.skipped_summary(names=not anonymise_names))
     outcomes: list[Optional[CaseOutcome]] = [None] * len(cases)
     reported = [0]
 
     def report(index: int, outcome: CaseOutcome) -> None:
+        outcome = scrubbed(outcome, hidden[index]) if hidden[index] else outcome
         outcomes[index], reported[0] = outcome, reported[0] + 1
         detail = f": {outcome.message}" if outcome.message else ""
         log(f"[{reported[0]}/{len(cases) - resumed}] {outcome.label}: {outcome.status}{detail}")
@@ -199,7 +211,6 @@ def run_batch(job: BatchJob, source: Path, out_dir: Path, *, workers: int = 1, s
         if found.cases[index].error:
             report(index, outcome_for_failure(job, case, found.cases[index].error))
     todo = [(index, case) for index, case in enumerate(cases) if outcomes[index] is None]
-    protected = _protection(out_dir, cases)
     try:
         if client is not None:
             run_on_cluster(job, todo, out_dir, client, protected, report)
@@ -218,3 +229,44 @@ def run_batch(job: BatchJob, source: Path, out_dir: Path, *, workers: int = 1, s
         csv_path = write_csv(out_dir / job.csv_name, [row for outcome in final for row in outcome.rows], job.csv_columns)
         shutil.rmtree(out_dir / STAGING, ignore_errors=True)
     return BatchSummary(final, csv_path, resumed, found.skipped, time.perf_counter() - started)
+
+
+def _clear_of_inputs(cases: list[CaseInput], out_dir: Path) -> list[CaseInput]:
+    """Cases whose input lies in ``out_dir`` itself named with its type (``film.png`` -> ``film_png``), so that
+    their outputs (``film_png.png``, a picture) never meet the input: with --out the input folder, a picture
+    named after a PNG film would replace it (the runner refuses that, but the film would go unmeasured)."""
+    root = os.path.realpath(out_dir)
+    taken = {case.name.lower() for case in cases}
+    renamed = []
+    for case in cases:
+        first = case.paths[0]
+        tag = re.sub(r"\W+", "_", file_suffix(Path(first))).strip("_")  # nothing for a DICOM file without suffix
+        named_alike = Path(first).name.lower().startswith(case.name.lower() + ".")  # film.png, case film
+        if len(case.paths) > 1 or not tag or not named_alike or os.path.dirname(_norm(first)) != root:
+            renamed.append(case)
+            continue
+        name, index = f"{case.name}_{tag}", 1
+        while name.lower() in taken:
+            index += 1
+            name = f"{case.name}_{tag}_{index}"
+        taken.add(name.lower())
+        renamed.append(replace(case, name=name))
+    return renamed
+
+
+def _named(job: BatchJob, originals: list[CaseInput], found, out_dir: Path, anonymise: bool):
+    """The cases as the job sees them, the inputs each must not overwrite, and the names each must not show."""
+    if not anonymise:
+        cases = _clear_of_inputs(originals, out_dir)
+        return cases, _protection(out_dir, cases), [()] * len(cases)
+    renamed = anonymous_cases(originals, out_dir)
+    try:
+        cases = [case if found_case.error else linked_inputs(case, out_dir, job.suffixes)
+                 for case, found_case in zip(renamed, found)]
+    except OSError as error:
+        shutil.rmtree(out_dir / STAGING, ignore_errors=True)
+        raise UsageError(f"--out {out_dir}: cannot link the inputs under their case names there "
+                         f"({error.strerror or error}); choose another --out.") from None
+    protect = _protection(out_dir, renamed)  # the inputs' real paths, against the new names
+    by_name = {case.name: protect(original) for case, original in zip(cases, renamed)}
+    return cases, lambda case: by_name[case.name], [hidden_names(c, o) for c, o in zip(cases, originals)]

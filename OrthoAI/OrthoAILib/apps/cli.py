@@ -99,6 +99,12 @@ def _batch(args) -> int:
 def _hip_benchmark(args) -> int:
     from ..pipelines.hip.training.benchmark import run_benchmark, update_registry
 
+    if args.stability:
+        from ..pipelines.hip.training.stability import run_stability
+        from .hip import shared_pipeline
+
+        print(json.dumps(run_stability(shared_pipeline(), args.stability), indent=2))
+        return 0
     result = run_benchmark(args.cases, log=lambda line: print(line, file=sys.stderr))
     print(json.dumps(result, indent=2))
     if args.update_registry:
@@ -170,6 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("hip-benchmark", help="held-out accuracy and speed of the hip keypoint pipeline (JSON)")
     bench.add_argument("--cases", type=int, default=200, help="number of held-out generated films (default 200)")
     bench.add_argument("--update-registry", action="store_true", help="store the figures in the models' registry entries")
+    bench.add_argument("--stability", type=int, metavar="N",
+                       help="instead: N held-out films turned by ±10° and with a spacing changed in its 15th digit")
     bench.add_argument("--registry", type=Path, help="registry to update (default: the shipped Models.json)")
     bench.set_defaults(run=_hip_benchmark)
 

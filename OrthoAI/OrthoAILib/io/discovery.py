@@ -52,14 +52,15 @@ class Discovery:
     cases: tuple[FoundCase, ...]
     skipped: tuple[Skipped, ...] = ()
 
-    def skipped_summary(self, shown: int = 3) -> str:
-        """One line such as ``3 files skipped: not an image (a.txt, b.xml, notes.doc)``; empty when none."""
+    def skipped_summary(self, shown: int = 3, names: bool = True) -> str:
+        """One line such as ``3 files skipped: not an image (a.txt, b.xml, notes.doc)``; empty when none.
+        ``names=False`` leaves the file names out (they may identify patients)."""
         if not self.skipped:
             return ""
         reasons = sorted({s.reason for s in self.skipped})
         labels = ", ".join(s.label for s in self.skipped[:shown]) + (", ..." if len(self.skipped) > shown else "")
         count = len(self.skipped)
-        return f"{count} file{'s' if count > 1 else ''} skipped: {'; '.join(reasons)} ({labels})"
+        return f"{count} file{'s' if count > 1 else ''} skipped: {'; '.join(reasons)}" + (f" ({labels})" if names else "")
 
 
 @dataclass

@@ -2,8 +2,10 @@
 
 Only pixel data, pixel spacing and orientation go further: nothing that
 identifies a patient is read into the result, so nothing downstream can write
-it out. Spacing and orientation follow ``radiograph_policy`` (shared with the
-bridge). ``MONOCHROME1`` images are inverted so that dense is bright.
+it out. Spacing, orientation, size and pixel checks follow ``radiograph_policy``
+(shared with the bridge); DICOM files are read by ``radiograph_dicom``. Every
+reader looks at the header first and refuses an implausible film before its
+pixels are read.
 """
 
 from __future__ import annotations
@@ -17,13 +19,13 @@ import numpy as np
 from ..errors import InputError
 from ..image import Image
 from .discovery import file_suffix, has_dicom_magic
-from .radiograph_policy import (SpacingChoice, choose_spacing, columns_towards_patient_right, dicom_spacing,
-                                is_mirrored, positive_spacing, radiograph_image)
+from .radiograph_dicom import SUPPORTED, read_dicom_radiograph
+from .radiograph_policy import (SpacingChoice, check_film_size, choose_spacing, columns_towards_patient_right,
+                                check_finite, dicom_spacing, greyscale, is_mirrored, positive_spacing, radiograph_image)
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ""}
 ITK_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
 BITMAP_SUFFIXES = (".png", ".jpg", ".jpeg")
-SUPPORTED = "DICOM (.dcm), NRRD, NIfTI, MHA, PNG or JPEG"
 
 
 def read_radiograph(path: str | Path, spacing_mm: Optional[float] = None) -> Image:
@@ -37,44 +39,8 @@ def read_radiograph(path: str | Path, spacing_mm: Optional[float] = None) -> Ima
     if suffix in ITK_SUFFIXES or suffix in BITMAP_SUFFIXES:
         return _read_with_itk(path, suffix, spacing_mm)
     if suffix in DICOM_SUFFIXES or has_dicom_magic(path):
-        return _read_dicom(path, spacing_mm)
+        return read_dicom_radiograph(path, spacing_mm)
     raise InputError(f"{path.name}: unsupported file type '{suffix}'. Use {SUPPORTED}.")
-
-
-def _read_dicom(path: Path, spacing_mm: Optional[float]) -> Image:
-    import pydicom
-    from pydicom.errors import InvalidDicomError
-
-    try:
-        dataset = pydicom.dcmread(path)
-    except (InvalidDicomError, OSError, ValueError) as error:
-        raise InputError(f"{path.name} is not a readable DICOM file ({error}). Use {SUPPORTED}.") from None
-    where = path.name
-    if "PixelData" not in dataset:
-        raise InputError(f"{where}: the DICOM file has no image (no PixelData).")
-    if int(getattr(dataset, "NumberOfFrames", 1) or 1) > 1:
-        raise InputError(f"{where}: multi-frame DICOM ({dataset.NumberOfFrames} frames); export the single AP frame.")
-    if int(getattr(dataset, "SamplesPerPixel", 1)) != 1:
-        raise InputError(f"{where}: colour DICOM ({dataset.get('PhotometricInterpretation', '?')}); a radiograph must be greyscale.")
-    photometric = str(dataset.get("PhotometricInterpretation", "MONOCHROME2")).upper()
-    if photometric not in ("MONOCHROME1", "MONOCHROME2"):
-        raise InputError(f"{where}: PhotometricInterpretation {photometric} is not supported; use MONOCHROME1 or 2.")
-    spacing = choose_spacing(where, user_mm=spacing_mm, dicom=dicom_spacing(dataset, where),
-                             missing="no PixelSpacing or ImagerPixelSpacing")
-    try:
-        pixels = dataset.pixel_array.astype(np.float32)
-    except Exception as error:  # compressed without a decoder, truncated data...
-        raise InputError(f"{where}: cannot decode the pixel data ({error}). Save it uncompressed or install a decoder "
-                         "(pylibjpeg, gdcm).") from None
-    if pixels.ndim != 2:
-        raise InputError(f"{where}: expected one 2-D image, got pixel data of shape {pixels.shape}.")
-    slope, intercept = float(dataset.get("RescaleSlope", 1) or 1), float(dataset.get("RescaleIntercept", 0) or 0)
-    pixels = pixels * slope + intercept
-    if photometric == "MONOCHROME1":
-        bits = int(dataset.get("BitsStored", 16))
-        pixels = (2 ** bits - 1) * slope + intercept - pixels
-    mirrored = is_mirrored(dicom_columns_towards_right=columns_towards_patient_right(dataset))
-    return radiograph_image(pixels, spacing, path.name, mirrored=mirrored, modality=str(dataset.get("Modality", "DX")))
 
 
 @dataclass(frozen=True)
@@ -100,30 +66,48 @@ def read_dicom_header(path: str | Path) -> Optional[DicomHeader]:
 
 
 def _read_with_itk(path: Path, suffix: str, spacing_mm: Optional[float]) -> Image:
+    """NRRD, NIfTI, MHA, PNG, JPEG: the header first (size, spacing, channels), the pixels once it is plausible."""
     import SimpleITK as sitk
 
+    where, kind = path.name, suffix.lstrip(".").upper()
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(str(path))
     try:
-        image = sitk.ReadImage(str(path))
+        reader.ReadImageInformation()
     except RuntimeError as error:
-        raise InputError(f"{path.name} could not be read as {suffix.lstrip('.').upper()} "
-                         f"({str(error).strip().splitlines()[-1]}).") from None
-    if image.GetNumberOfComponentsPerPixel() != 1:
-        raise InputError(f"{path.name}: colour image ({image.GetNumberOfComponentsPerPixel()} channels); "
-                         "a radiograph must be greyscale.")
-    pixels = sitk.GetArrayFromImage(image).astype(np.float32)
-    if pixels.ndim == 3 and pixels.shape[0] == 1:
-        pixels = pixels[0]
-    if pixels.ndim != 2:
-        raise InputError(f"{path.name}: expected one 2-D image, got an array of shape {pixels.shape}.")
+        raise InputError(f"{where} could not be read as {kind} ({str(error).strip().splitlines()[-1]}).") from None
+    size = reader.GetSize()  # (columns, rows[, slices])
+    if len(size) < 2 or any(n > 1 for n in size[2:]):
+        raise InputError(f"{where}: expected one 2-D image, got an image of size {' x '.join(map(str, size))}.")
+    channels = reader.GetNumberOfComponents()
+    if channels > 4:
+        raise InputError(f"{where}: {channels} values per pixel; a radiograph has one grey value per pixel.")
     bitmap = suffix in BITMAP_SUFFIXES
     if bitmap and spacing_mm is None:
-        raise InputError(f"{path.name}: {suffix.lstrip('.').upper()} files carry no pixel spacing; "
+        raise InputError(f"{where}: {kind} files carry no pixel spacing; "
                          "give it in mm (--spacing, or the module's pixel spacing field).")
-    spacing = choose_spacing(path.name, user_mm=spacing_mm, own=image.GetSpacing()[:2][::-1],
-                             own_source=f"{suffix} header")
+    spacing = choose_spacing(where, user_mm=spacing_mm, own=reader.GetSpacing()[:2][::-1], own_source=f"{suffix} header")
+    check_film_size(where, (size[1], size[0]), spacing)  # before the pixels are read
+    try:
+        image = reader.Execute()
+    except RuntimeError as error:
+        raise InputError(f"{where}: its pixels could not be read as {kind} ({str(error).strip().splitlines()[-1]}); "
+                         "the file may be damaged.") from None
+    pixels = sitk.GetArrayFromImage(image).reshape(size[1], size[0], *((channels,) if channels > 1 else ()))
+    if suffix in (".nii", ".nii.gz") and pixels.dtype.kind == "f":
+        check_finite(_nifti_values(path), where)  # ITK's NIfTI reader turns NaN and infinity into 0
+    # JPEG's rounding may leave the channels of a grey film one level apart.
+    pixels = greyscale(pixels, where, tolerance=1 if suffix in (".jpg", ".jpeg") else 0, alpha=channels in (2, 4))
     # ITK directions are LPS: a first axis towards the patient's right (-L) is RAS x > 0.
     mirrored = not bitmap and is_mirrored(i_axis_ras_x=-image.GetDirection()[0])
-    return radiograph_image(pixels, spacing, path.name, mirrored=mirrored)
+    return radiograph_image(pixels, spacing, where, mirrored=mirrored)
+
+
+def _nifti_values(path: Path) -> np.ndarray:
+    """A NIfTI file's values as stored (scaled), NaN and infinity kept."""
+    import nibabel
+
+    return np.asanyarray(nibabel.load(str(path)).dataobj)
 
 
 def write_radiograph_dicom(path: str | Path, image: np.ndarray, spacing_mm: float, *,

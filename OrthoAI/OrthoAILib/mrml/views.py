@@ -45,7 +45,9 @@ def show_image_and_table(volume_node, table_node=None, scene=None) -> None:
     selection = _singleton(scene, "vtkMRMLSelectionNode", "Singleton")
     selection.SetActiveVolumeID(volume_node.GetID())
     scene.GetSingletonNode("Red", "vtkMRMLSliceNode").SetOrientation(slice_orientation_for(volume_node))
-    composite = _singleton(scene, "vtkMRMLSliceCompositeNode", "vtkMRMLSliceCompositeNodeRed")
+    # Tagged by its layout name, as Slicer's slice logic tags it: another tag made the logic add a second
+    # composite node for Red, which the scene merged into this one with a warning on every picture.
+    composite = _singleton(scene, "vtkMRMLSliceCompositeNode", "Red")
     composite.SetLayoutName("Red")
     composite.SetBackgroundVolumeID(volume_node.GetID())
     if table_node is not None:

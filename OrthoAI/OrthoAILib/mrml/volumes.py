@@ -44,20 +44,57 @@ def array_from_volume(volume_node) -> tuple[np.ndarray, ImageGeometry]:
 
 def volume_from_array(array: np.ndarray, geometry: ImageGeometry, name: str, scene=None,
                       node_class: str = "vtkMRMLScalarVolumeNode", node=None):
-    """A new (or the given) volume node holding ``array`` (KJI, or 2-D rows×columns) with ``geometry``."""
+    """A new (or the given) volume node holding ``array`` (KJI, or 2-D rows×columns) with ``geometry``.
+
+    Floating-point voxels that are all whole numbers within 16 bits (a film or a CT read as floats)
+    are stored as 16-bit integers, losslessly: half the memory, and half the bytes a scene bundle
+    writes. A new scalar volume is shown through its 0.1-99.9th percentiles, taken from at most a
+    million of its voxels (Slicer's automatic window reads them all: 0.1 s for a 12-megapixel film).
+    """
     array = np.asarray(array)
     if array.ndim == 2:
         array = array[np.newaxis]
     if array.ndim != 3:
         raise InputError(f"Expected a 2-D or 3-D (KJI) array, got shape {array.shape}.")
+    array = _compact(array)
     scene = current_scene(scene)
     with SceneTransaction(scene):
         if node is None:
             node = scene.AddNewNodeByClass(node_class, name)
         node.SetIJKToRASMatrix(_ijk_to_ras_matrix(geometry))
         slicer.util.updateVolumeFromArray(node, np.ascontiguousarray(array))
-        node.CreateDefaultDisplayNodes()
+        if node.GetDisplayNode() is None:
+            _add_display_node(node, array, scene)
     return node
+
+
+def _compact(array: np.ndarray) -> np.ndarray:
+    """``array`` as 16-bit integers when it is float32/float64 holding only whole numbers that fit."""
+    if array.dtype not in (np.float32, np.float64) or array.size == 0:
+        return array
+    low, high = float(array.min()), float(array.max())
+    for kind in (np.uint16, np.int16):
+        limits = np.iinfo(kind)
+        if limits.min <= low and high <= limits.max:
+            compact = array.astype(kind)
+            return compact if np.array_equal(compact, array) else array
+    return array
+
+
+def _add_display_node(node, array: np.ndarray, scene) -> None:
+    if node.GetClassName() != "vtkMRMLScalarVolumeNode":  # labelmaps and others: Slicer's own defaults
+        node.CreateDefaultDisplayNodes()
+        return
+    axes = 2 if array.shape[0] == 1 else 3
+    step = max(1, int(np.ceil((array.size / 1e6) ** (1 / axes))))
+    sample = array[:, ::step, ::step] if axes == 2 else array[::step, ::step, ::step]
+    finite = sample[np.isfinite(sample)] if sample.dtype.kind == "f" else sample
+    low, high = (float(v) for v in np.percentile(finite, [0.1, 99.9])) if finite.size else (0.0, 1.0)
+    display = scene.AddNewNodeByClass("vtkMRMLScalarVolumeDisplayNode")
+    display.SetDefaultColorMap()
+    display.AutoWindowLevelOff()
+    display.SetWindowLevelMinMax(low, high if high > low else low + 1)
+    node.SetAndObserveDisplayNodeID(display.GetID())
 
 
 def plane_normal_of(volume_node) -> np.ndarray:

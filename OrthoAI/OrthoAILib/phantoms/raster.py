@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 Mask = Callable[[np.ndarray, np.ndarray], np.ndarray]
+Field = Callable[[np.ndarray, np.ndarray], np.ndarray]  # X, Y -> value per pixel (0 outside)
 
 
 class Canvas:
@@ -37,28 +38,77 @@ class Canvas:
     def frame(self, rc: Sequence[float]) -> np.ndarray:
         return self.to_frame @ np.array([rc[0], rc[1], 1.0])
 
-    def paint(self, mask: Mask, bounds_xy: tuple[float, float, float, float], value: float, mode: str = "add") -> None:
-        """Apply ``value`` where ``mask(X, Y)`` holds, within frame bounds (xmin, xmax, ymin, ymax)."""
+    def block_box(self, bounds_xy: tuple[float, float, float, float]):
+        """Pixel rows r0:r1 and columns c0:c1 covering frame bounds (xmin, xmax, ymin, ymax), or None when off the image."""
         xmin, xmax, ymin, ymax = bounds_xy
         corners = np.array([self.pixel((x, y)) for x in (xmin, xmax) for y in (ymin, ymax)])
         r0, c0 = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
         r1 = min(int(np.ceil(corners[:, 0].max())) + 1, self.image.shape[0])
         c1 = min(int(np.ceil(corners[:, 1].max())) + 1, self.image.shape[1])
-        if r0 >= r1 or c0 >= c1:
+        return None if r0 >= r1 or c0 >= c1 else (int(r0), r1, int(c0), c1)
+
+    def block(self, bounds_xy: tuple[float, float, float, float]):
+        """The pixel block covering frame bounds: (view, X, Y) of its pixels, or None when off the image."""
+        box = self.block_box(bounds_xy)
+        if box is None:
+            return None
+        r0, r1, c0, c1 = box
+        frame = self.to_frame
+        x0, y0 = frame @ [r0, c0, 1.0]
+        rows = np.arange(r1 - r0, dtype=np.float32)[:, None]
+        columns = np.arange(c1 - c0, dtype=np.float32)[None, :]
+        # float32 throughout (Python-float coefficients do not promote): every shape's field is float32
+        x = (rows * float(frame[0, 0]) + float(x0)) + columns * float(frame[0, 1])
+        y = (rows * float(frame[1, 0]) + float(y0)) + columns * float(frame[1, 1])
+        return self.image[r0:r1, c0:c1], x, y
+
+    def paint(self, mask: Mask, bounds_xy: tuple[float, float, float, float], value: float, mode: str = "add") -> None:
+        """Apply ``value`` where ``mask(X, Y)`` holds, within frame bounds (xmin, xmax, ymin, ymax)."""
+        found = self.block(bounds_xy)
+        if found is None:
             return
-        rows, columns = np.mgrid[r0:r1, c0:c1].astype(np.float32)
-        x = self.to_frame[0, 0] * rows + self.to_frame[0, 1] * columns + self.to_frame[0, 2]
-        y = self.to_frame[1, 0] * rows + self.to_frame[1, 1] * columns + self.to_frame[1, 2]
+        block, x, y = found
         inside = mask(x, y)
-        block = self.image[r0:r1, c0:c1]
         if mode == "add":
             block[inside] += value
         elif mode == "set":
             block[inside] = value
         elif mode == "max":
             block[inside] = np.maximum(block[inside], value)
+        elif mode == "scale":
+            block[inside] *= value
         else:
             raise ValueError(mode)
+
+    def paint_field(self, field: Field, bounds_xy: tuple[float, float, float, float], mode: str = "add") -> None:
+        """Add (or take the maximum with) ``field(X, Y)``, a value per pixel, within frame bounds.
+
+        Projected thicknesses are fields: a bone drawn this way gets its bright cortex
+        where the beam runs along its shell, as on a real film.
+        """
+        found = self.block(bounds_xy)
+        if found is None:
+            return
+        block, x, y = found
+        values = field(x, y)
+        if mode == "add":
+            block += values
+        elif mode == "max":
+            np.maximum(block, values, out=block)
+        elif mode == "scale":
+            block *= values
+        else:
+            raise ValueError(mode)
+
+    def coarse(self, factor: int) -> "Canvas":
+        """The same frame on a grid ``factor`` times coarser; its pixel i covers fine pixels i·factor … i·factor+factor-1."""
+        shape = (-(-self.image.shape[0] // factor), -(-self.image.shape[1] // factor))
+        coarse = Canvas(shape, 1.0)
+        coarse.to_pixel = self.to_pixel.copy()
+        coarse.to_pixel[:, :2] /= factor
+        coarse.to_pixel[:, 2] = (self.to_pixel[:, 2] + 0.5) / factor - 0.5
+        coarse.to_frame = np.linalg.inv(np.vstack([coarse.to_pixel, [0, 0, 1]]))[:2]
+        return coarse
 
     # -- shapes, in frame millimetres ---------------------------------------
     def ellipse(self, centre, radii, value, rotation: float = 0.0, mode: str = "add") -> None:

@@ -13,11 +13,11 @@ from typing import Mapping, Optional
 
 import numpy as np
 
+from ...io.radiograph_policy import film_size_warning as film_size_rule
 from .measures import HipMeasures
 
 CUP_DIAMETER_MM = (36.0, 80.0)  # shells on the market, true size
 TYPICAL_MAGNIFICATION = 1.15  # an AP pelvis film magnifies by 10-20 %: used when the spacing is not corrected
-FILM_WIDTH_MM = (150.0, 600.0)  # an AP pelvis film: narrower or wider means a wrong pixel spacing
 MAX_LINE_TILT_DEG = 20.0
 # The pelvis' bounding region: the box of the teardrops, ischia and symphysis grown by these margins (mm);
 # cup and contralateral points lie within about 80 mm laterally and 60 mm above the teardrops.
@@ -25,12 +25,9 @@ REGION_MARGIN_MM = (110.0, 90.0)  # lateral, vertical
 
 
 def film_size_warning(shape_rc: tuple[int, int], spacing_rc: tuple[float, float]) -> Optional[str]:
-    height, width = shape_rc[0] * spacing_rc[0], shape_rc[1] * spacing_rc[1]
-    if not FILM_WIDTH_MM[0] <= width <= FILM_WIDTH_MM[1]:
-        return (f"implausible_film_size: the film is {width:.0f} mm wide and {height:.0f} mm high with the pixel spacing "
-                f"{spacing_rc[1]:g} mm; an AP pelvis film is {FILM_WIDTH_MM[0]:.0f}-{FILM_WIDTH_MM[1]:.0f} mm wide. "
-                "Is the pixel spacing right?")
-    return None
+    """A side outside 150-600 mm: the readers' soft rule (``io.radiograph_policy``), named."""
+    found = film_size_rule(shape_rc, spacing_rc)
+    return f"implausible_film_size: {found}" if found else None
 
 
 def cup_diameter_warning(measures: HipMeasures, spacing_calibrated: bool, mm_per_unit: float = 1.0) -> Optional[str]:

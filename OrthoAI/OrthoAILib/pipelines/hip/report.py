@@ -34,8 +34,9 @@ def csv_rows(case_json: dict) -> list[dict]:
     measured = {row["operated_side"] for row in rows}
     for refusal in case_json.get("refused", []):  # a side (or the film) not measured: a row that says why
         if refusal["side"] not in measured:
+            others = [w for w in case_json.get("warnings", []) if w != refusal["message"]]
             rows.append({"source": case_json.get("source", ""), "operated_side": refusal["side"],
-                         "status": refusal["status"], "warnings": refusal["message"]})
+                         "status": refusal["status"], "warnings": joined((refusal["message"], *others))})
     if not rows:
         rows.append({"source": case_json.get("source", ""), "operated_side": "", "status": case_json.get("status", ""),
                      "warnings": joined(case_json.get("warnings", []))})

@@ -44,7 +44,7 @@ def run_benchmark(cases: int = 200, detector=None, log=None) -> dict:
     measure_errors: dict[str, list[float]] = {key: [] for key in MEASURE_KEYS}
     flag_agree: dict[str, list[bool]] = {key: [] for key in MEASURE_KEYS}
     stage_times: dict[str, list[float]] = {}
-    sides_right = 0
+    sides_right = refused_hips = total_hips = 0
     with tempfile.TemporaryDirectory() as folder:
         for index in range(cases):
             seed = BENCHMARK_SEED_START + index
@@ -60,6 +60,8 @@ def run_benchmark(cases: int = 200, detector=None, log=None) -> dict:
             stage_times.setdefault("end_to_end", []).append(time.perf_counter() - started)
             found = {side.operated_side: side for side in case.sides}
             sides_right += int(set(found) == set(film.operated_sides))
+            refused_hips += sum(side not in found for side in film.operated_sides)  # every film here has a cup
+            total_hips += len(film.operated_sides)
             for side in film.operated_sides:
                 if side not in found or found[side].measures is None:
                     continue
@@ -80,6 +82,7 @@ def run_benchmark(cases: int = 200, detector=None, log=None) -> dict:
         "cases": cases,
         "seeds": f"{BENCHMARK_SEED_START}-{BENCHMARK_SEED_START + cases - 1}",
         "operated_side_accuracy": round(sides_right / cases, 4),
+        "operated_hips_refused": round(refused_hips / max(total_hips, 1), 4),
         "keypoint_error_mm": {"all": _stats(all_points), **{name: _stats(v) for name, v in point_errors.items()}},
         "measure_abs_error": {key: _stats(v) for key, v in measure_errors.items()},
         "flag_agreement": {key: round(float(np.mean(v)), 4) for key, v in flag_agree.items()},
@@ -98,7 +101,7 @@ def update_registry(result: dict, registry: Optional[Path] = None) -> None:
     from ....runtime.registry import ModelRegistry, default_registry_path, write_registry_entry
 
     path = registry or default_registry_path()
-    summary = {key: result[key] for key in ("cases", "seeds", "operated_side_accuracy", "keypoint_error_mm",
+    summary = {key: result[key] for key in ("cases", "seeds", "operated_side_accuracy", "operated_hips_refused", "keypoint_error_mm",
                                             "measure_abs_error", "flag_agreement", "beats_source")}
     summary["end_to_end_seconds_mean"] = result["seconds_per_radiograph"]["end_to_end"]["mean"]
     for model_id in ("hip-keypoint-detector", "hip-keypoint-refiner"):

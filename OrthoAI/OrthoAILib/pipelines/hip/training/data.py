@@ -15,6 +15,7 @@ import numpy as np
 
 from ..detector_targets import CANONICAL_CLASSES, canonical_targets
 from ..preprocess import preprocess_radiograph
+from ....phantoms.negatives import make_negative_radiograph
 from ....phantoms.pelvis_xray import make_pelvis_radiograph
 
 TRAINING_SPACING_MM = 0.4  # films for training are drawn straight at the work resolution (fast)
@@ -28,8 +29,33 @@ class HipSample:
     work_targets: np.ndarray  # float32 9×2
 
 
+# Of every 20 seeds: 14 post-THA films (right, left or bilateral, as the generator draws them),
+# then hard negatives the detector must answer "no cup here" for: 2 adult pelves with both hips
+# native, a child's pelvis, a knee film (sometimes with a knee prosthesis: metal that is no cup),
+# a lateral hip, a chest film, a blank or noise image. Validation and held-out seeds follow the same mix.
+NEGATIVE_MIX = {14: "none", 15: "none", 16: "child_pelvis", 17: "knee_ap", 18: "lateral_hip", 19: "chest"}
+
+
+def film_kind(seed: int) -> str:
+    """What the film of ``seed`` shows: "tha" (a post-THA AP pelvis) or a negative kind."""
+    kind = NEGATIVE_MIX.get(seed % 20, "tha")
+    if kind == "chest" and (seed // 20) % 3 == 2:  # some chest slots are blank or noise films
+        kind = "blank" if (seed // 60) % 2 == 0 else "noise"
+    return kind
+
+
+def film_for_seed(seed: int, spacing_mm: float | None = None, mix_negatives: bool = True):
+    """The generated film of ``seed`` in the training mix (``mix_negatives=False``: always post-THA)."""
+    kind = film_kind(seed) if mix_negatives else "tha"
+    if kind == "tha":
+        return make_pelvis_radiograph(seed, spacing_mm=spacing_mm)
+    if kind == "none":
+        return make_pelvis_radiograph(seed, operated="none", spacing_mm=spacing_mm)
+    return make_negative_radiograph(seed, kind, spacing_mm=spacing_mm)
+
+
 def samples_for_seed(seed: int, spacing_mm: float | None = TRAINING_SPACING_MM) -> list[HipSample]:
-    radiograph = make_pelvis_radiograph(seed, spacing_mm=spacing_mm)
+    radiograph = film_for_seed(seed, spacing_mm)
     spacing = (radiograph.spacing_mm, radiograph.spacing_mm)
     samples = []
     for mirrored in (False, True):

@@ -96,6 +96,8 @@ def _refiner_batch(samples, rng, batch: int, jitter_px: float):
 
 
 WEIGHT_CHOICES = (0.0, 0.5, 1.0)
+# 2.x: trained with hard negatives (no cup to find) and the realistic films; 1.x knew post-THA films only.
+MODEL_VERSION = "2.0.0"
 
 
 def fit_refinement_weights(detector, refiner, seeds) -> dict[str, float]:
@@ -136,16 +138,20 @@ def _log(**entry) -> None:
     print(json.dumps(entry), flush=True)
 
 
-def train_detector(samples, validation, iterations: int, work_dir: Path, device, rng, target_error_px: float = 0.0):
+def train_detector(samples, validation, iterations: int, work_dir: Path, device, rng, target_error_px: float = 0.0,
+                   initial_state=None, max_lr: float = 2e-3):
     """SSD training with checkpoints (resumed when present), until ``iterations`` or until the validation
-    mean error reaches ``target_error_px`` (0: no target); returns the best network and its scores."""
+    mean error reaches ``target_error_px`` (0: no target); returns the best network and its scores.
+    ``initial_state``: weights to start from (fine-tuning a shipped detector on new data)."""
     import torch
 
     from ....nets.ssd512 import SSD512FPN, multibox_loss
 
     detector = SSD512FPN(len(CANONICAL_CLASSES) + 1).to(device)
-    optimiser = torch.optim.AdamW(detector.parameters(), lr=2e-3, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=iterations, pct_start=0.1)
+    if initial_state is not None:
+        detector.load_state_dict(initial_state)
+    optimiser = torch.optim.AdamW(detector.parameters(), lr=max_lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=max_lr, total_steps=iterations, pct_start=0.1)
     checkpoint = work_dir / "detector.ckpt"
     step, best = 0, {"mean_error_px": math.inf}
     if checkpoint.exists():
@@ -184,15 +190,17 @@ def train_detector(samples, validation, iterations: int, work_dir: Path, device,
     return detector, best, time.time() - started
 
 
-def train_refiner(samples, validation, iterations: int, device, rng):
+def train_refiner(samples, validation, iterations: int, device, rng, initial_state=None, max_lr: float = 2e-3):
     """Heatmap refinement on crops around jittered true positions; returns the network."""
     import torch
 
     from ....nets.keypoint_refiner import KeypointRefiner, soft_argmax
 
     refiner = KeypointRefiner(len(CANONICAL_CLASSES)).to(device)
-    optimiser = torch.optim.AdamW(refiner.parameters(), lr=2e-3, weight_decay=1e-4)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=2e-3, total_steps=iterations, pct_start=0.1)
+    if initial_state is not None:
+        refiner.load_state_dict(initial_state)
+    optimiser = torch.optim.AdamW(refiner.parameters(), lr=max_lr, weight_decay=1e-4)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=max_lr, total_steps=iterations, pct_start=0.1)
     started = time.time()
     crops_v, classes_v, targets_v = _refiner_batch(validation, np.random.default_rng(12345), 512, jitter_px=REFINER_JITTER_PX)
     scales_v = np.array([REFINE_SCALE[CANONICAL_CLASSES[c]] for c in classes_v])
@@ -216,8 +224,21 @@ def train_refiner(samples, validation, iterations: int, device, rng):
     return refiner, time.time() - started
 
 
+def shipped_states(models_dir: Path) -> tuple[dict, dict]:
+    """The weights of exported detector and refiner files, to fine-tune from."""
+    import warnings
+
+    import torch
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        return (torch.jit.load(str(models_dir / DETECTOR_FILE), map_location="cpu").state_dict(),
+                torch.jit.load(str(models_dir / REFINER_FILE), map_location="cpu").state_dict())
+
+
 def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: int, refiner_iterations: int,
-          validation_cases: int = 40, seed: int = 0, registry: Path | None = None, target_error_px: float = 0.0) -> dict:
+          validation_cases: int = 40, seed: int = 0, registry: Path | None = None, target_error_px: float = 0.0,
+          init_from: Path | None = None, max_lr: float = 2e-3) -> dict:
     import torch
 
     from ....runtime.device import select_device
@@ -230,9 +251,10 @@ def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: 
     samples = build_samples(range(train_cases))
     validation = build_samples(range(VALIDATION_SEED_START, VALIDATION_SEED_START + validation_cases))
     _log(stage="data", train_samples=len(samples), validation_samples=len(validation), seconds=round(time.time() - started, 1))
+    initial = shipped_states(init_from) if init_from else (None, None)
     detector, best, detector_seconds = train_detector(samples, validation, detector_iterations, work_dir, device, rng,
-                                                      target_error_px)
-    refiner, refiner_seconds = train_refiner(samples, validation, refiner_iterations, device, rng)
+                                                      target_error_px, initial[0], max_lr)
+    refiner, refiner_seconds = train_refiner(samples, validation, refiner_iterations, device, rng, initial[1], max_lr)
     weights = fit_refinement_weights(detector.cpu().eval(), refiner.cpu().eval(),
                                      range(VALIDATION_SEED_START, VALIDATION_SEED_START + validation_cases // 2))
     _log(stage="refinement-weights", **weights)
@@ -240,6 +262,7 @@ def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: 
         "train_cases": train_cases, "detector_iterations": detector_iterations, "refiner_iterations": refiner_iterations,
         "detector_validation": {k: round(float(v), 4) for k, v in best.items()},
         "train_seconds_detector": round(detector_seconds, 1), "train_seconds_refiner": round(refiner_seconds, 1),
+        "fine_tuned_from": "the previous shipped models" if init_from else None,
         "device": str(device)})
 
 
@@ -253,8 +276,12 @@ def export(detector, refiner, out_dir: Path, registry: Path, refinement_weights:
     detector, refiner = detector.cpu().eval(), refiner.cpu().eval()
     examples = hip_reference_inputs(detector, refiner, refinement_weights)
     entries = {}
-    data = (f"{training['train_cases']} generated AP pelvis films after THA (OrthoAILib.phantoms.pelvis_xray, seeds "
-            f"0-{training['train_cases'] - 1}, each as drawn and mirrored), drawn at 0.4 mm. No patient data.")
+    data = (f"{training['train_cases']} generated films (OrthoAILib.phantoms, seeds 0-{training['train_cases'] - 1}, each "
+            "as drawn and mirrored, drawn at 0.4 mm): 70 % AP pelves after THA (unilateral and bilateral; cup designs, "
+            "stems, wires, textures, soft tissue, vendor looks; rotation up to 15 degrees, scale +-20 %), 30 % hard "
+            "negatives with no cup to find (adult pelves with both hips native, children's pelves with open growth "
+            "plates, knee films with and without a knee prosthesis, lateral hips, chest, blank and noise films; "
+            "OrthoAILib.pipelines.hip.training.data.NEGATIVE_MIX). No patient data.")
     for model, model_id, file_name, task, extra, methods in (
         (detector, DETECTOR_ID, DETECTOR_FILE, "detection",
          {"patch_size": [512, 512], "preprocessing": "OrthoAILib.pipelines.hip.preprocess (0.1 mm, x1/4, 2 % floor, CLAHE 8x8 clip 100, 512)"},
@@ -265,7 +292,7 @@ def export(detector, refiner, out_dir: Path, registry: Path, refinement_weights:
     ):
         files = export_torchscript(model, out_dir / file_name, methods, atol=TOLERANCE)
         entries[model_id] = {
-            "id": model_id, "version": "1.0.0", "task": task, "file": file_name, **files,
+            "id": model_id, "version": MODEL_VERSION, "task": task, "file": file_name, **files,
             "input": {"dims": 2, "channels": 1, "units": "normalised 0..1 (after CLAHE)", **extra},
             "labels": {str(i + 1): name for i, name in enumerate(CANONICAL_CLASSES)},
             "licence": "Apache-2.0", "training_data": data,
@@ -304,6 +331,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--refiner-iterations", type=int, default=1200)
     parser.add_argument("--target-error-px", type=float, default=0.0,
                         help="stop the detector early once its validation mean error (512-pixel input) is this low")
+    parser.add_argument("--init-from", type=Path, help="fine-tune the detector and refiner exported in this folder")
+    parser.add_argument("--max-lr", type=float, default=2e-3, help="peak learning rate (fine-tuning: lower, e.g. 5e-4)")
     parser.add_argument("--refit-weights", action="store_true",
                         help="only fit the refinement weights of the models already in --out-dir")
     args = parser.parse_args(argv)
@@ -311,7 +340,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(refit_weights(args.out_dir, args.out_dir / "Models.json"), indent=2))
         return 0
     entries = train(args.out_dir, args.work_dir, args.train_cases, args.detector_iterations, args.refiner_iterations,
-                    target_error_px=args.target_error_px)
+                    target_error_px=args.target_error_px, init_from=args.init_from, max_lr=args.max_lr)
     print(json.dumps({k: v["metrics"] for k, v in entries.items()}, indent=2))
     return 0
 
