@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterable
 
 from ..io.discovery import DICOM_SUFFIXES, file_suffix
-from ..io.reports import csv_text
+from ..io.reports import atomic_write_text, csv_text
 from .batch_case import STAGING, UsageError
 from .jobs import CaseInput, CaseOutcome
 
@@ -62,7 +62,7 @@ def anonymous_cases(cases: list[CaseInput], out_dir: Path) -> list[CaseInput]:
         known["input"] = case.label
         used.add(known["case"])
         renamed.append(replace(case, name=known["case"], label=known["case"]))
-    _write_private(path, csv_text(sorted(rows.values(), key=lambda row: row["case"]), COLUMNS))
+    atomic_write_text(path, csv_text(sorted(rows.values(), key=lambda row: row["case"]), COLUMNS), private=True)
     return renamed
 
 
@@ -77,23 +77,6 @@ def _read_mapping(path: Path):
         return rows if tuple(reader.fieldnames or ()) == COLUMNS else None
     except (OSError, UnicodeDecodeError, csv.Error):
         return None
-
-
-def _write_private(path: Path, text: str) -> None:
-    """Write ``text`` readable by its owner alone, in one step (a temporary file moved over the target)."""
-    temporary = path.parent / f".{path.name}.{os.getpid()}.tmp"
-    temporary.unlink(missing_ok=True)
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o600)  # the mode given to os.open is narrowed by the umask, never widened: made sure
-        os.replace(temporary, path)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
 
 
 def linked_inputs(case: CaseInput, out_dir: Path, suffixes: Iterable[str]) -> CaseInput:

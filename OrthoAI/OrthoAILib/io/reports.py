@@ -22,17 +22,20 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` in one step; the folder must exist."""
+def atomic_write_text(path: str | Path, text: str, *, private: bool = False) -> Path:
+    """Write ``text`` (UTF-8) to ``path`` in one step; the folder must exist. ``private``: readable
+    by its owner alone (a file that names patients' files)."""
     path = Path(path)
     temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     # os.open applies the umask itself (mkstemp would leave the report readable by its owner only).
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
             stream.write(text)
             stream.flush()
             os.fsync(stream.fileno())
+        if private:
+            os.chmod(temporary, 0o600)  # the mode given to os.open is narrowed by the umask, never widened: made sure
         os.replace(temporary, path)
     except BaseException:
         try:
