@@ -9,7 +9,6 @@ import SimpleITK as sitk
 
 from OrthoAILib.pipelines.bone_phantom.pipeline import phantom_image
 
-from ..conftest import SHARED_DATA
 from .test_cli import orthoai
 
 
@@ -95,17 +94,3 @@ def test_volume_node_gets_a_bone_segmentation_and_stays_unchanged(scene):
     mr = volume_from_array(np.full((8, 16, 16), 300, np.int16), image.geometry, "not a CT", scene)
     refused, none = segment_volume(mr, shared_pipeline())
     assert refused.status == "not_ct" and none is None
-
-
-def test_real_ct_series_is_one_case_when_present(tmp_path):
-    ct = SHARED_DATA / "ct"
-    if not ct.is_dir():
-        pytest.skip(f"{ct} is absent: the shared real CT data is not on this machine")
-    from OrthoAILib.apps.bone_phantom import BonePhantomJob
-    from OrthoAILib.io.discovery import find_cases
-
-    series = [case for case in find_cases(ct, suffixes=BonePhantomJob.suffixes, volumetric=True).cases
-              if len(case.paths) > 1]
-    if not series:
-        pytest.skip(f"no DICOM series under {ct}")
-    assert all(len(set(case.paths)) == len(case.paths) for case in series)

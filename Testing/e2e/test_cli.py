@@ -19,7 +19,7 @@ from ..conftest import embed_in_3d, hand_computed_landmarks, random_rotation
 
 def orthoai(*args, check=False):
     executable = shutil.which("orthoai", path=str(Path(sys.executable).parent))
-    command = [executable] if executable else [sys.executable, "-m", "OrthoAILib"]
+    command = [executable] if executable else [sys.executable, "-m", "OrthoAILib.apps"]
     result = subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=300)
     if check:
         assert result.returncode == 0, result.stderr

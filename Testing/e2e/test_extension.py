@@ -145,8 +145,7 @@ def layer_of(module: str) -> str:
     parts = module.split(".")
     if parts[0] != "OrthoAILib":
         return "external"
-    # ``python -m OrthoAILib`` is the command line's entry point: an app
-    return {"mrml": "bridge", "apps": "apps", "__main__": "apps"}.get(parts[1] if len(parts) > 1 else "", "core")
+    return {"mrml": "bridge", "apps": "apps"}.get(parts[1] if len(parts) > 1 else "", "core")
 
 
 def layer_violations(source: str, module: str, is_package: bool = False) -> list[str]:

@@ -129,8 +129,9 @@ _application = []
 
 
 def bridge_available() -> bool:
+    """Whether the MRML bridge imports here (it needs slicer-core, or the Slicer application)."""
     try:
-        import slicer  # noqa: F401  (the MRML bridge's toolkit, from the slicer-core wheel or the application)
+        from ..mrml import app  # noqa: F401
     except ImportError:
         return False
     return True

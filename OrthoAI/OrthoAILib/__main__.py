@@ -1,3 +1,0 @@
-from .apps.cli import main
-
-raise SystemExit(main())
