@@ -1,0 +1,1 @@
+"""Fetal head ultrasound: head segmentation, ellipse biometry, head-shape class with a heatmap."""

@@ -1,0 +1,1 @@
+"""Training and benchmarks of the fetal head models (not shipped into Slicer installs)."""
