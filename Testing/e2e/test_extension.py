@@ -15,7 +15,11 @@ import pytest
 
 from ..conftest import REPO_ROOT
 
-MODULES = ("OrthoAI", "KneeCartilage", "HipTHA")
+MODULES = ("OrthoAI", "KneeCartilage", "HipTHA")  # one folder (and add_subdirectory) each
+# Further modules built from the OrthoAI folder (the top level stays as it is), with their own
+# slicerMacroBuildScriptedModule in OrthoAI/CMakeLists.txt.
+BUILT_FROM_ORTHOAI = ("FetalUltrasound",)
+MODULE_FOLDERS = {**{m: m for m in MODULES}, **{m: "OrthoAI" for m in BUILT_FROM_ORTHOAI}}
 LIBRARY = REPO_ROOT / "OrthoAI" / "OrthoAILib"
 # Standard library, Slicer, and the extension's own module-side helpers: no third-party package.
 MODULE_FILE_TOP_LEVEL_IMPORTS = {"logging", "os", "sys", "typing", "qt", "ctk", "vtk", "slicer", "OrthoAIModuleSupport"}
@@ -54,6 +58,36 @@ def test_module_cmake_lists_existing_files_and_registers_tests(module):
             assert (folder / entry.replace("${MODULE_NAME}", module)).is_file(), entry
 
 
+def expand_cmake(text: str) -> str:
+    """``text`` with the ``${VARIABLE}`` of its ``set(...)`` calls replaced by their values."""
+    variables = {name: " ".join(value.split()) for name, value in re.findall(r"set\((\w+)\s+([^)]*)\)", text)}
+    for _ in range(3):  # lists of files named with ${MODULE_NAME}
+        text = re.sub(r"\$\{(\w+)\}", lambda m: variables.get(m.group(1), m.group(0)), text)
+    return text
+
+
+def scripted_module_blocks(text: str) -> dict[str, str]:
+    """NAME -> the arguments of each slicerMacroBuildScriptedModule call, variables expanded."""
+    calls = re.findall(r"slicerMacroBuildScriptedModule\((.*?)\)", expand_cmake(text), re.S)
+    return {re.search(r"NAME\s+(\S+)", arguments).group(1): arguments for arguments in calls}
+
+
+@pytest.mark.parametrize("module", BUILT_FROM_ORTHOAI)
+def test_modules_built_from_orthoai_have_their_own_build_and_test(module):
+    text = (REPO_ROOT / "OrthoAI" / "CMakeLists.txt").read_text(encoding="utf-8")
+    blocks = scripted_module_blocks(text)
+    assert set(blocks) == {"OrthoAI", *BUILT_FROM_ORTHOAI}, blocks.keys()
+    arguments = blocks[module]
+    assert "WITH_GENERIC_TESTS" in arguments
+    scripts = arguments.split("SCRIPTS", 1)[1].split("RESOURCES", 1)[0].split()
+    resources = arguments.split("RESOURCES", 1)[1].split("WITH_GENERIC_TESTS", 1)[0].split()
+    assert scripts == [f"{module}.py"]  # the library ships once, with the OrthoAI module
+    assert f"Resources/UI/{module}.ui" in resources
+    for entry in scripts + resources:
+        assert (REPO_ROOT / "OrthoAI" / entry).is_file(), entry
+    assert f"slicer_add_python_unittest(SCRIPT {module}.py)" in expand_cmake(text)
+
+
 def test_orthoai_cmake_ships_the_whole_library_and_models():
     text = (REPO_ROOT / "OrthoAI" / "CMakeLists.txt").read_text(encoding="utf-8")
     listed = set(cmake_list(text, "MODULE_PYTHON_SCRIPTS"))
@@ -70,11 +104,15 @@ def test_orthoai_cmake_ships_the_whole_library_and_models():
     assert "Resources/requirements.txt" in cmake_list(text, "MODULE_PYTHON_RESOURCES")
 
 
+def _module_file(module: str) -> Path:
+    return REPO_ROOT / MODULE_FOLDERS[module] / f"{module}.py"
+
+
 def _module_tree(module: str) -> ast.Module:
-    return ast.parse((REPO_ROOT / module / f"{module}.py").read_text(encoding="utf-8"))
+    return ast.parse(_module_file(module).read_text(encoding="utf-8"))
 
 
-@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("module", MODULE_FOLDERS)
 def test_module_file_follows_slicer_conventions(module):
     tree = _module_tree(module)
     classes = {node.name: node for node in tree.body if isinstance(node, ast.ClassDef)}
@@ -82,7 +120,7 @@ def test_module_file_follows_slicer_conventions(module):
         assert f"{module}{suffix}" in classes, f"{module}{suffix}"
     wrapped = [c for c in classes.values() if any(getattr(d, "id", "") == "parameterNodeWrapper" for d in c.decorator_list)]
     assert len(wrapped) == 1
-    source = (REPO_ROOT / module / f"{module}.py").read_text(encoding="utf-8")
+    source = _module_file(module).read_text(encoding="utf-8")
     assert "tryWithErrorDisplay" in source and "def runTest" in source
     for node in ast.walk(ast.Module(body=[n for n in tree.body if not isinstance(n, (ast.ClassDef, ast.FunctionDef))], type_ignores=[])):
         # torch, MONAI, numpy... only inside functions
@@ -92,11 +130,11 @@ def test_module_file_follows_slicer_conventions(module):
                 assert name.split(".")[0] in MODULE_FILE_TOP_LEVEL_IMPORTS, f"{module}.py imports {name} at file scope"
 
 
-@pytest.mark.parametrize("module", MODULES)
+@pytest.mark.parametrize("module", MODULE_FOLDERS)
 def test_ui_has_every_widget_the_code_uses_and_binds_parameters(module):
-    ui = ElementTree.parse(REPO_ROOT / module / "Resources" / "UI" / f"{module}.ui")
+    ui = ElementTree.parse(REPO_ROOT / MODULE_FOLDERS[module] / "Resources" / "UI" / f"{module}.ui")
     widgets = {w.get("name") for w in ui.iter("widget")}
-    source = (REPO_ROOT / module / f"{module}.py").read_text(encoding="utf-8")
+    source = _module_file(module).read_text(encoding="utf-8")
     used = set(re.findall(r"self\.ui\.(\w+)", source))
     assert used <= widgets, used - widgets
     tree = _module_tree(module)

@@ -17,7 +17,7 @@ from .test_cli import orthoai
 HC18 = SHARED_DATA / "hc18"
 PLANES = SHARED_DATA / "fetal_planes"
 MODELS = REPO_ROOT / "Resources" / "Models"
-VALIDATION_STILLS = ("005_HC", "010_HC", "025_HC")  # validation subjects (numbers divisible by 5)
+VALIDATION_STILLS = ("015_HC", "145_HC", "255_HC")  # validation subjects (numbers divisible by 5)
 THORAX = "Patient01600_Plane6_1_of_8.png"
 
 pytestmark = [
@@ -95,7 +95,7 @@ def test_inputs_are_untouched(cohort):
     (("--pixel-size-csv", "missing.csv"), "no such file"),
 ])
 def test_wrong_options_are_usage_errors(tmp_path, options, message):
-    shutil.copy(HC18 / "images" / "005_HC.png", tmp_path / "a.png")
+    shutil.copy(HC18 / "images" / "015_HC.png", tmp_path / "a.png")
     result = orthoai("fetal", tmp_path / "a.png", "--out", tmp_path / "out", *options)
     assert result.returncode == 2 and message in (result.stderr + result.stdout)
     assert "Traceback" not in result.stderr

@@ -3,7 +3,12 @@
     orthoai demo [--out DIR]
     orthoai hip-measure POINTS.mrk.json [--cup-diameter MM] [--json]
     orthoai <pipeline> INPUT --out DIR [--workers N | --scheduler ADDRESS] [--resume] [pipeline options]
-        pipelines: hip (AP pelvis radiographs), bone-phantom (the worked 3-D example)
+        pipelines: hip (AP pelvis radiographs), fetal (fetal head ultrasound stills), bone-phantom (the worked 3-D example)
+    orthoai fetal INPUT --out DIR [--pixel-size MM | --pixel-size-csv CSV] [--ga-weeks W]
+    orthoai serve [--host H] [--port P] [--token T | --no-token] [--out DIR] [--send-to HOST:PORT:AET]
+    orthoai dicom-listen --allow SENDER_AET --store DIR --server URL [--token T | --no-token]
+    orthoai fetal-results --server URL [--token T | --no-token] [--follow] [--after ID] [--json]
+    orthoai dicom-send FILE... --to HOST:PORT:AET [--aet AET]
     orthoai hip-benchmark [--cases N] [--update-registry]
     orthoai models list | verify [ID] | check | import ID FILE | cache-dir | clear-cache
 
@@ -60,6 +65,22 @@ def _hip_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-scene", action="store_true", help="skip the .mrb and .png per film (faster)")
 
 
+def _fetal_job(args):
+    from .fetal import FetalJob
+
+    return FetalJob(pixel_size_mm=args.pixel_size, pixel_size_csv=str(args.pixel_size_csv) if args.pixel_size_csv else None,
+                    ga_weeks=args.ga_weeks)
+
+
+def _fetal_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--pixel-size", type=float, metavar="MM",
+                        help="pixel size in mm (PNG/JPEG carry none; overrides DICOM ultrasound regions)")
+    parser.add_argument("--pixel-size-csv", type=Path, metavar="CSV",
+                        help="CSV of file name and pixel size in mm (columns filename, pixel_size_mm; as HC18 ships)")
+    parser.add_argument("--ga-weeks", type=float, metavar="W",
+                        help="gestational age in weeks: HC z-score and centile (INTERGROWTH-21st), size flags")
+
+
 def _bone_phantom_job(args):
     from .bone_phantom import BonePhantomJob
 
@@ -74,6 +95,8 @@ def _bone_phantom_arguments(parser: argparse.ArgumentParser) -> None:
 BATCH_COMMANDS = {
     "hip": ("keypoints and measures from AP pelvis radiographs after hip arthroplasty",
             _hip_arguments, _hip_job),
+    "fetal": ("fetal head ultrasound stills: head segmentation, HC/BPD/OFD/CI, head-shape class with a Grad-CAM heatmap",
+              _fetal_arguments, _fetal_job),
     "bone-phantom": ("the worked 3-D example: tiny bone segmentation of CT volumes (a model trained on phantoms; "
                      "it checks the runtime and is not meant for patients' CT)",
                      _bone_phantom_arguments, _bone_phantom_job),
@@ -148,6 +171,167 @@ def _models(args) -> int:
     return 0
 
 
+def _server_token(args) -> str | None:
+    """``--token``, else ``$ORTHOAI_SERVER_TOKEN``; None only with an explicit ``--no-token``."""
+    import os
+
+    from .batch import UsageError
+    from .fetal_server import TOKEN_ENV
+
+    if args.no_token:
+        if args.token:
+            raise UsageError("give --token or --no-token, not both")
+        return None
+    token = args.token or os.environ.get(TOKEN_ENV) or None
+    if token is None:
+        raise UsageError(f"give a --token (or set {TOKEN_ENV}); --no-token serves without one, for local experiments only")
+    return token
+
+
+def _serve(args) -> int:
+    import signal
+
+    from .batch import UsageError
+    from .fetal_server import make_server
+
+    token = _server_token(args)
+    try:
+        server = make_server(args.host, args.port, token, max_upload_mb=args.max_upload_mb, max_queue=args.max_queue,
+                             max_queue_mb=args.max_queue_mb,
+                             keep=args.keep, out_dir=args.out, send_to=args.send_to, calling_aet=args.calling_aet)
+    except ValueError as error:  # InputError: options that cannot be used
+        raise UsageError(str(error)) from None
+
+    def stop(signum, frame):
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, stop)
+    print(f"orthoai: serving fetal analysis on {server.url} ({'token required' if token else 'NO TOKEN'}); "
+          "Ctrl-C stops", file=sys.stderr, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.shutdown()  # serve_forever has returned: this stops the worker and closes the socket
+    return 0
+
+
+def _dicom_listen(args) -> int:
+    import signal
+    import threading
+
+    from .batch import UsageError
+    from .dicom_listener import make_listener
+
+    token = _server_token(args)
+    try:
+        listener = make_listener(args.port, args.aet, args.allow, args.store, args.server, token, host=args.host,
+                                 uid_salt=args.uid_salt)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    stopped = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    try:
+        while not stopped.wait(0.5):  # a short wait keeps the main thread responsive to signals
+            pass
+    except KeyboardInterrupt:
+        pass
+    listener.shutdown(drain_timeout_s=5.0)
+    return 0
+
+
+def _fetal_results(args) -> int:
+    from .fetal_client import FetalServerClient, summary_line
+
+    client = FetalServerClient(args.server, _server_token(args))
+    printed = 0
+    if args.follow:
+        try:
+            for item in client.follow(after=args.after):
+                print(json.dumps(item) if args.json else summary_line(item), flush=True)
+        except KeyboardInterrupt:
+            return 0
+        return 0
+    last = args.after
+    while True:
+        items = client.results_after(last, 0, limit=1000)
+        for item in items:
+            print(json.dumps(item) if args.json else summary_line(item))
+            printed += 1
+        if not items:
+            break
+        last = items[-1]["id"]
+    print(f"{printed} result(s)", file=sys.stderr)
+    return 0
+
+
+def _dicom_send(args) -> int:
+    from .batch import UsageError
+    from .fetal_client import parse_destination, send_files
+
+    try:
+        host, port, aet = parse_destination(args.to)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    failed = 0
+    for path, status in send_files(args.files, host, port, aet, calling_aet=args.aet):
+        failed += status != 0
+        print(f"{path}: {'stored' if status == 0 else 'refused'} (status 0x{status:04X})")
+    return 1 if failed else 0
+
+
+def _add_fetal_flow_commands(commands) -> None:
+    """``serve``, ``dicom-listen``, ``fetal-results``, ``dicom-send``: the scanner-to-server flow."""
+    serve = commands.add_parser("serve", help="fetal-head inference server (HTTP; token required)",
+                                description="Fetal-head inference server: POST /v1/analyse, GET /v1/results "
+                                            "(long-poll feed), GET /v1/health. Binds 127.0.0.1 unless --host says otherwise.")
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for the network)")
+    serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
+    serve.add_argument("--token", help="the token clients must send (default: $ORTHOAI_SERVER_TOKEN)")
+    serve.add_argument("--no-token", action="store_true", help="serve without a token (local experiments only)")
+    serve.add_argument("--max-upload-mb", type=float, default=50, help="largest still accepted (default 50 MB)")
+    serve.add_argument("--max-queue", type=int, default=1000, help="stills waiting at most; more get 503 (default 1000)")
+    serve.add_argument("--max-queue-mb", type=float, default=1024,
+                       help="memory for stills being received or waiting; more get 503 (default 1024 MB)")
+    serve.add_argument("--keep", type=int, default=1000, help="results kept in memory for the feed (default 1000)")
+    serve.add_argument("--out", type=Path, help="also write every result (JSON and PNGs) to this folder")
+    serve.add_argument("--send-to", metavar="HOST:PORT:AET", help="send a DICOM still's heatmap (SC) and report (SR) there")
+    serve.add_argument("--calling-aet", default="ORTHOAI", help="our AE title when sending (default ORTHOAI)")
+    serve.set_defaults(run=_serve)
+
+    listen = commands.add_parser("dicom-listen", help="DICOM listener: store ultrasound stills de-identified, forward them",
+                                 description="DICOM Storage SCP for ultrasound stills: de-identifies and stores each "
+                                             "still, forwards it to the inference server, writes the result beside it.")
+    listen.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; 0.0.0.0 for scanners)")
+    listen.add_argument("--port", type=int, default=11112, help="port (default 11112)")
+    listen.add_argument("--aet", default="ORTHOAI", help="our AE title (default ORTHOAI)")
+    listen.add_argument("--allow", action="append", required=True, metavar="SENDER_AET",
+                        help="AE title allowed to send (repeat for several)")
+    listen.add_argument("--store", type=Path, required=True, metavar="DIR", help="folder for the de-identified stills")
+    listen.add_argument("--server", required=True, metavar="URL", help="inference server, e.g. http://127.0.0.1:8765")
+    listen.add_argument("--token", help="the server's token (default: $ORTHOAI_SERVER_TOKEN)")
+    listen.add_argument("--no-token", action="store_true", help="the server runs without a token")
+    listen.add_argument("--uid-salt", help="secret that de-identified UIDs are derived with (keep it to keep them "
+                                           "stable across restarts; default: new at each start)")
+    listen.set_defaults(run=_dicom_listen)
+
+    results = commands.add_parser("fetal-results", help="print the inference server's results (one line per still)")
+    results.add_argument("--server", required=True, metavar="URL", help="inference server, e.g. http://127.0.0.1:8765")
+    results.add_argument("--token", help="the server's token (default: $ORTHOAI_SERVER_TOKEN)")
+    results.add_argument("--no-token", action="store_true", help="the server runs without a token")
+    results.add_argument("--follow", action="store_true", help="keep printing results as they arrive (Ctrl-C stops)")
+    results.add_argument("--after", type=int, default=0, metavar="ID", help="only results after this id")
+    results.add_argument("--json", action="store_true", help="one JSON object per line instead of a summary")
+    results.set_defaults(run=_fetal_results)
+
+    send = commands.add_parser("dicom-send", help="send DICOM files by C-STORE (a storescu for trying the listener)")
+    send.add_argument("files", nargs="+", type=Path, metavar="FILE", help="DICOM files to send")
+    send.add_argument("--to", required=True, metavar="HOST:PORT:AET", help="destination, e.g. 127.0.0.1:11112:ORTHOAI")
+    send.add_argument("--aet", default="ORTHOAI-SEND", help="our AE title (default ORTHOAI-SEND)")
+    send.set_defaults(run=_dicom_send)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="orthoai", description="OrthoAI imaging pipelines outside Slicer.")
     parser.add_argument("--version", action="version", version=f"orthoai {__version__}")
@@ -189,6 +373,8 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--registry", type=Path, help="a Models.json of your own (default: the shipped one)")
     models.add_argument("--cpu", action="store_true", help="force the CPU even when CUDA is available")
     models.set_defaults(run=_models)
+
+    _add_fetal_flow_commands(commands)
     return parser
 
 

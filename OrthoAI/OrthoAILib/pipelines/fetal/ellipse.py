@@ -34,6 +34,10 @@ class Ellipse:
         return Ellipse(self.center_px, (max(self.semi_axes_px[0] - pixels, 0.0), max(self.semi_axes_px[1] - pixels, 0.0)),
                        self.angle_deg)
 
+    def grown(self, pixels: float) -> "Ellipse":
+        """The ellipse with both semi-axes longer by ``pixels``."""
+        return self.shrunk(-pixels)
+
     def scaled(self, factor: float) -> "Ellipse":
         return Ellipse(tuple(v * factor for v in self.center_px), tuple(v * factor for v in self.semi_axes_px),
                        self.angle_deg)

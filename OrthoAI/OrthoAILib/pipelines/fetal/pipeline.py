@@ -23,7 +23,7 @@ from ...image import Image
 from ...runtime.progress import CancelToken, ProgressCallback, report
 from ..base import geometry_json, joined
 from .biometry import SHAPE_CLASSES, Biometry, GrowthAssessment, biometry, growth_assessment, shape_class
-from .calibration import OUTLINE_OFFSET_PX
+from .calibration import EDGE_OFFSET_PX
 from .ellipse import Ellipse, fit_ellipse, mask_boundary
 from .presence import OK, PresenceScores, PresenceThresholds, decide
 
@@ -247,7 +247,7 @@ class FetalHeadPipeline:
                                seconds=time.perf_counter() - started, warnings=(f"{status}: {message}",))
         if cancel is not None:
             cancel.raise_if_cancelled("Fetal head analysis")
-        ellipse = ellipse.shrunk(OUTLINE_OFFSET_PX)
+        ellipse = ellipse.grown(EDGE_OFFSET_PX)  # the segmenter's edge -> the annotators' ellipse
         measures = measure_ellipse(ellipse, pixel_size, options.ga_weeks)
         report(progress, 0.5, "Classifying the head shape")
         chosen, probabilities, heatmap = self.classify(plane, ellipse)

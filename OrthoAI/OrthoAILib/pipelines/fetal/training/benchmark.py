@@ -72,7 +72,7 @@ def heldout_stills(pipeline, limit=None, log=print) -> dict:
             log(f"{case.name}: refused ({result.status})")
             continue
         mask_dice.append(dice(result.mask, truth))
-        ellipse_dice.append(dice(result.measures.ellipse.shrunk(-OUTLINE_OFFSET_PX).mask(truth.shape), truth))
+        ellipse_dice.append(dice(result.measures.ellipse.grown(OUTLINE_OFFSET_PX).mask(truth.shape), truth))
         hc_errors.append(abs(result.measures.biometry.hc_mm - case.hc_mm))
         confusion[SHAPE_CLASSES.index(truth_class), SHAPE_CLASSES.index(result.shape_class)] += 1
         ci_class_agreement.append(result.measures.cephalic_index_class == truth_class)

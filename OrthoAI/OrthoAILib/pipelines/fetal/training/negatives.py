@@ -1,6 +1,6 @@
 """Stills without a fetal head, made from HC18 validation stills, for calibrating the refusal.
 
-* ``background``: a corner of a still far from the head, enlarged to a full still (real tissue
+* ``background``: a window of a still away from the head, enlarged to a full still (real tissue
   and speckle, no skull);
 * ``erased``: the still with its head replaced by tissue copied from elsewhere in the same still;
 * ``speckle``: smooth structures under multiplicative speckle.
@@ -18,9 +18,9 @@ KINDS = ("background", "erased", "speckle")
 
 
 def background(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
-    """The largest head-free window (a third of the still's size) enlarged to the still's size."""
+    """A head-free window (a quarter of the still's size) enlarged to the still's size."""
     rows, cols = image.shape
-    height, width = rows // 3, cols // 3
+    height, width = rows // 4, cols // 4
     distance = ndimage.distance_transform_edt(~ndimage.binary_dilation(mask, iterations=10))
     for _ in range(30):
         r, c = int(rng.integers(0, rows - height)), int(rng.integers(0, cols - width))
@@ -30,8 +30,10 @@ def background(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) ->
     return None
 
 
-def erased(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The head (and a margin) filled with tissue from a shifted copy of the still."""
+def erased(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.ndarray | None:
+    """The head (and a margin) filled with tissue from a shifted copy of the still; None when the
+    head is too large for a head-free copy (a smooth fill would leave an ellipse-shaped patch, which
+    is a head's outline and no honest negative)."""
     region = ndimage.binary_dilation(mask, iterations=25)
     out = image.astype(np.float32).copy()
     rows, cols = image.shape
@@ -42,8 +44,7 @@ def erased(image: np.ndarray, mask: np.ndarray, rng: np.random.Generator) -> np.
             source = np.roll(image.astype(np.float32), (-shift[0], -shift[1]), axis=(0, 1))
             out[region] = source[region]
             return out
-    out[region] = ndimage.gaussian_filter(out, 15)[region] + rng.normal(0, 8, int(region.sum()))
-    return out
+    return None
 
 
 def speckle(shape: tuple[int, int], rng: np.random.Generator) -> np.ndarray:

@@ -34,9 +34,10 @@ def collect(pipeline, seed: int = 0):
     for case in split(hc18_cases())[1]:
         image, mask = load_image(case.image_path).astype(np.float32), load_mask(case.mask_path)
         positives.append(_scores(pipeline, image))
-        negative = make_negative(image, mask, KINDS[len(negatives) % len(KINDS)], rng)
-        if negative is not None:
-            negatives.append((KINDS[len(negatives) % len(KINDS)], _scores(pipeline, negative)))
+        for kind in KINDS:  # each kind from every still, where the still allows it
+            negative = make_negative(image, mask, kind, rng)
+            if negative is not None:
+                negatives.append((kind, _scores(pipeline, negative)))
     return positives, negatives
 
 

@@ -54,6 +54,7 @@ def register(segmenter_dir: Path, classifier_dir: Path, models_dir: Path, regist
                          "stills with empty masks.",
         "metrics": {"validation_dice_network_grid": seg["best_val_dice_network_grid"],
                     "validation_stills": seg["validation_cases"]},
+        "training_schedule": seg.get("schedule", "see training/segmentation.py"),
         "intended_use": "Research on fetal head biometry from trans-thalamic ultrasound stills. " + NOT_CLINICAL,
     })
     validation = cls["validation"]
