@@ -53,6 +53,8 @@ bench: $(STAMP)
 	$(BIN)/python Testing/benchmarks/bench_hip_pipeline.py
 	$(BIN)/python Testing/benchmarks/bench_hip_outputs.py
 	$(BIN)/python Testing/benchmarks/bench_batch_memory.py
+	$(BIN)/python Testing/benchmarks/bench_fetal_pipeline.py
+	$(BIN)/python Testing/benchmarks/bench_fetal_server.py
 	$(BIN)/orthoai hip-benchmark --cases 200
 
 clean:

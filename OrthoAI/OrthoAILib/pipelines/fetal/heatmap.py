@@ -7,6 +7,7 @@ import numpy as np
 from scipy import ndimage
 
 OVERLAY_ALPHA = 0.45
+SALIENCY_FLOOR = 0.15  # weaker saliency is left uncoloured, so the crop's square does not tint the still
 
 
 def grad_cam(classifier, crop: np.ndarray, class_index: int | None = None, device=None) -> tuple[np.ndarray, np.ndarray]:
@@ -55,5 +56,5 @@ def fuse(plane: np.ndarray, saliency: np.ndarray, alpha: float = OVERLAY_ALPHA) 
     low, high = float(plane.min()), float(plane.max())
     grey = ((plane - low) / max(high - low, 1e-6) * 255).astype(np.float32)
     base = np.repeat(grey[..., None], 3, axis=-1)
-    weight = (alpha * np.clip(saliency, 0, 1))[..., None]
+    weight = (alpha * np.clip((saliency - SALIENCY_FLOOR) / (1 - SALIENCY_FLOOR), 0, 1))[..., None]
     return (base * (1 - weight) + colour_map(saliency).astype(np.float32) * weight).round().astype(np.uint8)
