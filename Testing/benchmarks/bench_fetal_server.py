@@ -49,6 +49,15 @@ def png(pixels) -> bytes:
     return buffer.getvalue()
 
 
+def run_senders(sender, count: int) -> None:
+    """``sender(0)`` … ``sender(count - 1)`` at once, each in its own thread; returns when all are done."""
+    threads = [threading.Thread(target=sender, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+
 def bench_http(server, stills: list[bytes], senders: int) -> dict:
     from OrthoAILib.apps.fetal_client import FetalServerClient
 
@@ -68,11 +77,7 @@ def bench_http(server, stills: list[bytes], senders: int) -> dict:
                 latencies.append(time.perf_counter() - began)
 
     started = time.perf_counter()
-    threads = [threading.Thread(target=sender, args=(i,)) for i in range(senders)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    run_senders(sender, senders)
     seconds = time.perf_counter() - started
     return {"stills": len(stills), "answered": len(latencies), "errors": len(errors), "seconds": round(seconds, 3),
             "stills_per_s": round(len(latencies) / seconds, 3), "latency": percentiles(latencies)}
@@ -94,11 +99,7 @@ def bench_dicom(server, paths: list[Path], senders: int, store: Path) -> dict:
             with lock:
                 statuses.extend(status for _, status in result)
 
-        threads = [threading.Thread(target=sender, args=(i,)) for i in range(senders)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        run_senders(sender, senders)
         stored_s = time.perf_counter() - started
         listener.wait_idle(3600)
         seconds = time.perf_counter() - started

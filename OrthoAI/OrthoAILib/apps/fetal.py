@@ -15,6 +15,7 @@ import math
 import tempfile
 import time
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Optional
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.pictures import png_bytes
+from ..pipelines.fetal.pictures import heatmap_picture, mask_picture
 from ..pipelines.fetal.pipeline import CSV_COLUMNS, FetalHeadPipeline, FetalOptions, FetalResult
 from .jobs import BatchJob, CaseInput, CaseOutcome
 
@@ -50,13 +52,16 @@ class FetalAnalysis:
         return document
 
     def mask_png(self) -> Optional[bytes]:
-        mask = self.result.mask
-        return None if mask is None else png_bytes(mask.astype(np.uint8) * 255)
+        mask = mask_picture(self.result)
+        return None if mask is None else png_bytes(mask)
+
+    @cached_property
+    def heatmap_rgb(self) -> Optional[np.ndarray]:
+        """The fused heatmap, made once for its PNG and the DICOM Secondary Capture alike."""
+        return heatmap_picture(self.result, self.plane)
 
     def heatmap_png(self) -> Optional[bytes]:
-        from ..pipelines.fetal.heatmap import fuse
-
-        return None if self.result.heatmap is None else png_bytes(fuse(self.plane, self.result.heatmap))
+        return None if self.heatmap_rgb is None else png_bytes(self.heatmap_rgb)
 
 
 def analyse_file(path: str | Path, *, pixel_size_mm: Optional[float] = None, pixel_size_source: str = "given by the user",
@@ -146,8 +151,8 @@ class FetalJob(BatchJob):
         path = Path(case.paths[0])
         pixel_size, source = self._pixel_size(path)
         analysis = analyse_file(path, pixel_size_mm=pixel_size, pixel_size_source=source, ga_weeks=self.ga_weeks)
-        result = analysis.result
-        files = [write_json(staging / f"{case.name}.fetal.json", analysis.to_json())]
+        result, document = analysis.result, analysis.to_json()
+        files = [write_json(staging / f"{case.name}.fetal.json", document)]
         for suffix, content in ((".mask.png", analysis.mask_png()), (".heatmap.png", analysis.heatmap_png())):
             if content is not None:
                 target = staging / f"{case.name}{suffix}"
@@ -156,7 +161,6 @@ class FetalJob(BatchJob):
         rows = tuple({**row, "input": case.label,
                       "warnings": "; ".join(analysis.warnings + ((row["warnings"],) if row["warnings"] else ()))}
                      for row in result.csv_rows())
-        document = analysis.to_json()
         if result.head_found:
             hc = f"HC {document['hc_mm']:.1f} mm" if document["hc_mm"] is not None else "HC needs a pixel size"
             message = f"{hc}, CI {document['cephalic_index']:.1f} %, {result.shape_class}"

@@ -151,15 +151,14 @@ def send_results_back(job: Job, analysis, document: dict, send_to: tuple[str, in
     import pydicom
 
     from ..io.dicom_reports import measurement_report, secondary_capture
-    from ..pipelines.fetal.heatmap import fuse
     from .fetal_client import send_datasets
 
     host, port, aet = send_to
     try:
         source = pydicom.dcmread(io.BytesIO(job.data), stop_before_pixels=True)
         datasets = [measurement_report(document, source)]
-        if analysis.result.heatmap is not None:
-            datasets.insert(0, secondary_capture(fuse(analysis.plane, analysis.result.heatmap), source))
+        if analysis.heatmap_rgb is not None:
+            datasets.insert(0, secondary_capture(analysis.heatmap_rgb, source))
         statuses = send_datasets(datasets, host, port, aet, calling_aet=calling_aet, timeout_s=10.0)
     except Exception as error:  # noqa: BLE001  (network, peer or encoding: never the server's end)
         message = f"send_failed: the results were not sent to {aet}@{host}:{port} ({' '.join(str(error).split())})"

@@ -13,12 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def _stage(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
-        nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
-    )
+from .blocks import double_conv
 
 
 class HeadShapeNet(nn.Module):
@@ -29,7 +24,7 @@ class HeadShapeNet(nn.Module):
         for index, width in enumerate(widths):
             if index > 0:
                 stages.append(nn.MaxPool2d(2))
-            stages.append(_stage(in_channels, width))
+            stages.append(double_conv(in_channels, width))
             in_channels = width
         self.features = nn.Sequential(*stages)
         self.classifier = nn.Sequential(

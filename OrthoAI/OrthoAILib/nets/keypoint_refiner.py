@@ -12,11 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-
-def _block(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
-        nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True))
+from .blocks import double_conv
 
 
 class KeypointRefiner(nn.Module):
@@ -25,10 +21,10 @@ class KeypointRefiner(nn.Module):
         self.encoders = nn.ModuleList()
         previous = 1
         for width in channels:
-            self.encoders.append(_block(previous, width))
+            self.encoders.append(double_conv(previous, width))
             previous = width
         # deepest first, in the order the decoder runs
-        self.decoders = nn.ModuleList(_block(channels[i + 1] + channels[i], channels[i])
+        self.decoders = nn.ModuleList(double_conv(channels[i + 1] + channels[i], channels[i])
                                       for i in range(len(channels) - 2, -1, -1))
         self.head = nn.Conv2d(channels[0], num_keypoints, 1)
 

@@ -10,12 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-
-def _double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
-    return nn.Sequential(
-        nn.Conv2d(in_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
-        nn.Conv2d(out_channels, out_channels, 3, padding=1, bias=False), nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True),
-    )
+from .blocks import double_conv
 
 
 class UNet2d(nn.Module):
@@ -24,14 +19,14 @@ class UNet2d(nn.Module):
         self.down = nn.ModuleList()
         in_channels = 1
         for width in widths:
-            self.down.append(_double_conv(in_channels, width))
+            self.down.append(double_conv(in_channels, width))
             in_channels = width
         self.pool = nn.MaxPool2d(2)
         self.up = nn.ModuleList()
         self.merge = nn.ModuleList()
         for width in reversed(widths[:-1]):
             self.up.append(nn.ConvTranspose2d(in_channels, width, 2, stride=2))
-            self.merge.append(_double_conv(2 * width, width))
+            self.merge.append(double_conv(2 * width, width))
             in_channels = width
         self.head = nn.Conv2d(in_channels, 1, 1)
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Any, Optional
 
 import numpy as np
 from scipy import ndimage
@@ -159,6 +159,18 @@ def pixel_size_of(image: Image) -> Optional[tuple[float, float]]:
     return (float(cols), float(rows))
 
 
+@dataclass(frozen=True)
+class HeadSearch:
+    """The segmentation of one still and what it shows, before measuring."""
+
+    logits: np.ndarray = field(repr=False)  # on the network grid
+    box: Any  # the Letterbox that maps the grid to the still
+    ellipse: Optional[Ellipse]  # the segmented region's ellipse in the still's pixels (edge offset not applied)
+    scores: PresenceScores
+    status: str
+    message: str
+
+
 class FetalHeadPipeline:
     name = "fetal"
 
@@ -185,28 +197,35 @@ class FetalHeadPipeline:
         return logits, box
 
     def locate(self, logits: np.ndarray, box, image_shape: tuple[int, int]):
-        """``(ellipse of the segmented region in image pixels, presence scores, region on the network grid)``."""
+        """``(ellipse of the segmented region in image pixels, presence scores)``."""
         from .preprocess import NET_SHAPE
 
         region = _largest_component(logits > 0)
         valid_pixels = (image_shape[0] * box.scale) * (image_shape[1] * box.scale)
         if not region.any():
-            return None, PresenceScores(0.0, 0.0, 0.0, False), region
+            return None, PresenceScores(0.0, 0.0, 0.0, False)
         probability = 1.0 / (1.0 + np.exp(-logits))
         confidence = float(probability[region].mean())
         area_fraction = float(region.sum() / valid_pixels)
         boundary = mask_boundary(np.where(region, logits, np.minimum(logits, -10.0)), 0.0)
         fitted = fit_ellipse(boundary) if boundary is not None else None
         if fitted is None:
-            return None, PresenceScores(confidence, 0.0, area_fraction, False), region
+            return None, PresenceScores(confidence, 0.0, area_fraction, False)
         points_rc = box.to_image(boundary[:, ::-1])
         ellipse = fit_ellipse(points_rc[:, ::-1])
         if ellipse is None:
-            return None, PresenceScores(confidence, 0.0, area_fraction, False), region
+            return None, PresenceScores(confidence, 0.0, area_fraction, False)
         on_grid = fitted.mask(NET_SHAPE)
         fit = float((on_grid & region).sum() / max((on_grid | region).sum(), 1))
         margin = BORDER_MARGIN_FRACTION * max(image_shape)
-        return ellipse, PresenceScores(confidence, fit, area_fraction, ellipse.inside_image(image_shape, margin)), region
+        return ellipse, PresenceScores(confidence, fit, area_fraction, ellipse.inside_image(image_shape, margin))
+
+    def find_head(self, plane: np.ndarray) -> HeadSearch:
+        """Segment, fit and decide: the steps before anything is measured (also what calibration runs)."""
+        logits, box = self.segment(plane)
+        ellipse, scores = self.locate(logits, box, plane.shape)
+        status, message = decide(scores if ellipse is not None else None, self.thresholds)
+        return HeadSearch(logits, box, ellipse, scores, status, message)
 
     def image_mask(self, logits: np.ndarray, box, image_shape: tuple[int, int]) -> np.ndarray:
         """The segmentation on the still's grid: logits sampled bilinearly, largest region kept."""
@@ -238,16 +257,15 @@ class FetalHeadPipeline:
         if cancel is not None:
             cancel.raise_if_cancelled("Fetal head analysis")
         report(progress, 0.05, "Segmenting the head")
-        logits, box = self.segment(plane)
-        ellipse, scores, _ = self.locate(logits, box, plane.shape)
-        status, message = decide(scores if ellipse is not None else None, self.thresholds)
-        if status != OK:
+        search = self.find_head(plane)
+        if search.status != OK:
             report(progress, 1.0, "No head measured")
-            return FetalResult(image.origin.name, image.geometry, status, message, scores, pixel_size, source,
-                               seconds=time.perf_counter() - started, warnings=(f"{status}: {message}",))
+            return FetalResult(image.origin.name, image.geometry, search.status, search.message, search.scores,
+                               pixel_size, source, seconds=time.perf_counter() - started,
+                               warnings=(f"{search.status}: {search.message}",))
         if cancel is not None:
             cancel.raise_if_cancelled("Fetal head analysis")
-        ellipse = ellipse.grown(EDGE_OFFSET_PX)  # the segmenter's edge -> the annotators' ellipse
+        ellipse = search.ellipse.grown(EDGE_OFFSET_PX)  # the segmenter's edge -> the annotators' ellipse
         measures = measure_ellipse(ellipse, pixel_size, options.ga_weeks)
         report(progress, 0.5, "Classifying the head shape")
         chosen, probabilities, heatmap = self.classify(plane, ellipse)
@@ -255,7 +273,7 @@ class FetalHeadPipeline:
         if chosen != measures.cephalic_index_class:
             warnings += (f"class_disagrees_with_cephalic_index: the classifier says {chosen}, the ellipse's cephalic "
                          f"index says {measures.cephalic_index_class}",)
-        mask = self.image_mask(logits, box, plane.shape)
+        mask = self.image_mask(search.logits, search.box, plane.shape)
         report(progress, 1.0, "Done")
-        return FetalResult(image.origin.name, image.geometry, OK, "", scores, pixel_size, source, measures, chosen,
+        return FetalResult(image.origin.name, image.geometry, OK, "", search.scores, pixel_size, source, measures, chosen,
                            probabilities, mask, heatmap, time.perf_counter() - started, warnings)

@@ -40,12 +40,12 @@ def end_to_end(pipeline, path: Path, pixel_size_mm=None):
     """What ``orthoai fetal`` does per still, short of writing files: read, run, encode the PNGs."""
     from ....io.pictures import png_bytes
     from ....io.ultrasound import read_still
-    from ..heatmap import fuse
+    from ..pictures import heatmap_picture, mask_picture
 
     still = read_still(path, pixel_size_mm)
     result = pipeline.run(still.image)
     if result.head_found:
-        png_bytes(result.mask.astype(np.uint8) * 255), png_bytes(fuse(still.image.plane, result.heatmap))
+        png_bytes(mask_picture(result)), png_bytes(heatmap_picture(result, still.image.plane))
     return result
 
 

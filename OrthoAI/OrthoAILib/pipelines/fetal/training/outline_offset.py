@@ -38,17 +38,16 @@ def mask_offset() -> dict:
 
 def pipeline_offset() -> dict:
     from ..pipeline import FetalHeadPipeline
-    from ..presence import OK, decide
+    from ..presence import OK
     from .hc18 import hc18_cases, load_image, split
 
     pipeline = FetalHeadPipeline(force_cpu=True)
     differences = []
     for case in split(hc18_cases())[0]:
         image = load_image(case.image_path).astype(np.float32)
-        logits, box = pipeline.segment(image)
-        ellipse, scores, _ = pipeline.locate(logits, box, image.shape)
-        if ellipse is not None and decide(scores, pipeline.thresholds)[0] == OK:
-            differences.append(ellipse.perimeter_px - case.hc_mm / case.pixel_size_mm)
+        search = pipeline.find_head(image)
+        if search.status == OK:
+            differences.append(search.ellipse.perimeter_px - case.hc_mm / case.pixel_size_mm)
     return _summary(differences)
 
 

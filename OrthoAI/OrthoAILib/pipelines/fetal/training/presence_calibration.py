@@ -20,9 +20,8 @@ import numpy as np
 
 
 def _scores(pipeline, plane):
-    logits, box = pipeline.segment(plane)
-    ellipse, scores, _ = pipeline.locate(logits, box, plane.shape)
-    return None if ellipse is None else scores
+    search = pipeline.find_head(plane)
+    return None if search.ellipse is None else search.scores
 
 
 def collect(pipeline, seed: int = 0):
