@@ -30,15 +30,17 @@ class ImageOrigin:
 @dataclass(frozen=True)
 class Image:
     """``array`` in KJI order (slice, row, column; a 2-D image is one slice); ``geometry`` maps its
-    IJK indices to RAS mm where the image is shown."""
+    IJK indices to RAS mm where the image is shown. A colour image has a fourth axis of components
+    (KJI × 3 for RGB, as Slicer's vector volumes store it)."""
 
     array: np.ndarray
     geometry: ImageGeometry
     origin: ImageOrigin = ImageOrigin()
 
     def __post_init__(self) -> None:
-        if not isinstance(self.array, np.ndarray) or self.array.ndim != 3:
-            raise InputError(f"{self.origin.name or 'The image'}: expected a KJI array (3 axes), "
+        if not isinstance(self.array, np.ndarray) or not (
+                self.array.ndim == 3 or (self.array.ndim == 4 and self.array.shape[3] in (3, 4))):
+            raise InputError(f"{self.origin.name or 'The image'}: expected a KJI array (3 axes, or 4 with RGB last), "
                              f"got shape {getattr(self.array, 'shape', None)}.")
         if not np.isfinite(self.origin.mm_per_unit) or self.origin.mm_per_unit <= 0:
             raise InputError(f"{self.origin.name or 'The image'}: mm per unit must be positive.")
@@ -48,8 +50,12 @@ class Image:
         return self.array.shape[0] == 1
 
     @property
+    def is_colour(self) -> bool:
+        return self.array.ndim == 4
+
+    @property
     def plane(self) -> np.ndarray:
-        """The single slice of a 2-D image (rows × columns)."""
+        """The single slice of a 2-D image (rows × columns, × components for colour)."""
         if not self.is_2d:
             raise InputError(f"{self.origin.name or 'The image'} has {self.array.shape[0]} slices; "
                              "choose a single 2-D image.")

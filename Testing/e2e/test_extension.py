@@ -18,7 +18,7 @@ from ..conftest import REPO_ROOT
 MODULES = ("OrthoAI", "KneeCartilage", "HipTHA")  # one folder (and add_subdirectory) each
 # Further modules built from the OrthoAI folder (the top level stays as it is), with their own
 # slicerMacroBuildScriptedModule in OrthoAI/CMakeLists.txt.
-BUILT_FROM_ORTHOAI = ("FetalUltrasound",)
+BUILT_FROM_ORTHOAI = ("FetalUltrasound", "Endoscopy")
 MODULE_FOLDERS = {**{m: m for m in MODULES}, **{m: "OrthoAI" for m in BUILT_FROM_ORTHOAI}}
 LIBRARY = REPO_ROOT / "OrthoAI" / "OrthoAILib"
 # Standard library, Slicer, and the extension's own module-side helpers: no third-party package.

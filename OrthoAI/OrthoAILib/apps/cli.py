@@ -81,6 +81,17 @@ def _fetal_arguments(parser: argparse.ArgumentParser) -> None:
                         help="gestational age in weeks: HC z-score and centile (INTERGROWTH-21st), size flags")
 
 
+def _endoscopy_job(args):
+    from .endoscopy import EndoscopyJob
+
+    return EndoscopyJob(every=args.every, max_frames=args.max_frames)
+
+
+def _endoscopy_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--every", type=int, default=1, metavar="N", help="videos: analyse every N-th frame (default 1)")
+    parser.add_argument("--max-frames", type=int, metavar="N", help="videos: stop after N analysed frames")
+
+
 def _bone_phantom_job(args):
     from .bone_phantom import BonePhantomJob
 
@@ -97,6 +108,8 @@ BATCH_COMMANDS = {
             _hip_arguments, _hip_job),
     "fetal": ("fetal head ultrasound stills: head segmentation, HC/BPD/OFD/CI, head-shape class with a Grad-CAM heatmap",
               _fetal_arguments, _fetal_job),
+    "endoscopy": ("colonoscopy frames and videos: depth estimate, depth-guided polyp segmentation fused onto the frame",
+                  _endoscopy_arguments, _endoscopy_job),
     "bone-phantom": ("the worked 3-D example: tiny bone segmentation of CT volumes (a model trained on phantoms; "
                      "it checks the runtime and is not meant for patients' CT)",
                      _bone_phantom_arguments, _bone_phantom_job),

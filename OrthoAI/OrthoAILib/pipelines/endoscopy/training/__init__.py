@@ -1,0 +1,1 @@
+"""Training of the endoscopy depth and polyp networks (not shipped into Slicer installs)."""
