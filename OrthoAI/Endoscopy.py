@@ -72,8 +72,9 @@ class EndoscopyWidget(ParameterNodeWidget):
             return False
         results, nodes = outcome
         self.ui.lesionsTableView.setMRMLTableNode(nodes.table)
-        self.logic.show(nodes)
         self.ui.statusLabel.text = self.logic.summary(results)
+        with slicer.util.tryWithErrorDisplay(_("The results are in the scene but could not be shown."), waitCursor=True):
+            self.logic.show(nodes)
         return True
 
 

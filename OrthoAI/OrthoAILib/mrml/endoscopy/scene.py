@@ -95,6 +95,13 @@ def depth_volume(result: EndoscopyResult, name: str, scene):
     return node
 
 
+def _check_sizes(result: EndoscopyResult, rgb: np.ndarray) -> None:
+    for what, array in (("lesion mask", result.mask), ("depth", result.depth_cm)):
+        if array is not None and array.shape != rgb.shape[:2]:
+            raise InputError(f"The result's {what} is {array.shape[1]}×{array.shape[0]} pixels but the frame is "
+                             f"{rgb.shape[1]}×{rgb.shape[0]}: this result belongs to another frame.")
+
+
 @dataclass
 class EndoscopyScene:
     """The nodes of one analysed frame (None where a refused frame has nothing to show)."""
@@ -117,6 +124,7 @@ def add_endoscopy_results(volume_node, result: EndoscopyResult, rgb: np.ndarray,
     """The nodes of ``result`` (for the frame ``rgb``, H×W×3 uint8, shown by ``volume_node``), all or nothing."""
     scene = current_scene(scene or volume_node.GetScene())
     name = name or volume_node.GetName()
+    _check_sizes(result, rgb)
     with SceneTransaction(scene):
         table = table_from_records(lesion_records(result), f"{name} lesions", scene)
         place_with_input(table, volume_node)
@@ -165,6 +173,7 @@ def add_video_results(volume_node, frames: Iterable[tuple[EndoscopyResult, np.nd
             sequence.SetIndexUnit("")
         records: list[dict] = []
         for result, rgb in frames:
+            _check_sizes(result, rgb)
             value = str(result.frame_index if result.frame_index is not None else len(records))
             picture = fuse(rgb, result.mask) if result.status == STATUS_OK else (rgb * 0.4).astype(np.uint8)
             fused = _vector_volume(picture, result.geometry, "frame", scene)

@@ -26,8 +26,8 @@ from ..base import STATUS_OK, geometry_json, joined
 from .lesions import find_lesions
 from .presence import NOT_ENDOSCOPY, FrameCheck, check_frame
 
-DEPTH_ID = "endoscopy_depth"
-SEGMENTER_ID = "endoscopy_polyp_seg"
+DEPTH_ID = "endoscopy-depth"
+SEGMENTER_ID = "endoscopy-polyp-seg"
 
 
 @dataclass(frozen=True)

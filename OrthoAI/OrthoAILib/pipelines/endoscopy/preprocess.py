@@ -29,12 +29,9 @@ class FrameMap:
 
     def to_frame(self, grid: np.ndarray, fill: float = 0.0) -> np.ndarray:
         """A grid image (H×W float) resized bilinearly into the crop box of a frame-sized array."""
-        from skimage.transform import resize
-
         top, left, bottom, right = self.box
         out = np.full(self.frame_shape, fill, dtype=np.float32)
-        out[top:bottom, left:right] = resize(grid.astype(np.float32), (bottom - top, right - left), order=1,
-                                             mode="edge", anti_aliasing=False, preserve_range=True)
+        out[top:bottom, left:right] = bilinear(grid[..., None], (bottom - top, right - left))[..., 0]
         return out
 
 
@@ -69,10 +66,21 @@ def normalise_rgb(rgb: np.ndarray) -> np.ndarray:
     return ((rgb - MEAN_GREY) / 0.25).astype(np.float32)
 
 
-def resize_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
-    from skimage.transform import resize
+def bilinear(pixels: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """H×W×C float → shape×C, bilinear with pixel centres aligned (as scikit-image's resize, order 1);
+    a reduction by more than 2 averages boxes first, so that nothing aliases."""
+    import torch
 
-    return resize(rgb, (size, size, 3), order=1, anti_aliasing=rgb.shape[0] > 2 * size, preserve_range=True).astype(np.float32)
+    x = torch.from_numpy(np.ascontiguousarray(pixels, dtype=np.float32)).permute(2, 0, 1)[None]
+    factor = min(x.shape[2] // shape[0], x.shape[3] // shape[1])
+    if factor > 2:  # leaves a reduction under 2 for the bilinear step
+        x = torch.nn.functional.avg_pool2d(x, factor - 1)
+    x = torch._C._nn.upsample_bilinear2d(x, list(shape), False, None)
+    return x[0].permute(1, 2, 0).numpy()
+
+
+def resize_rgb(rgb: np.ndarray, size: int) -> np.ndarray:
+    return bilinear(rgb, (size, size))
 
 
 @dataclass(frozen=True)

@@ -64,10 +64,10 @@ def lesion_pixels(result, lesion) -> np.ndarray:
 def run_benchmark(segmenter: Optional[Path] = None, limit: Optional[int] = None) -> dict:
     import torch
 
-    from ....apps.endoscopy import shared_pipeline
+    from ..pipeline import EndoscopyPipeline
     from .polyps import polyp_cases, split
 
-    pipeline = shared_pipeline()
+    pipeline = EndoscopyPipeline()
     if segmenter is not None:
         pipeline.segmenter.module = torch.jit.load(str(segmenter)).eval()
     _, validation = split(polyp_cases())
