@@ -55,6 +55,7 @@ bench: $(STAMP)
 	$(BIN)/python Testing/benchmarks/bench_batch_memory.py
 	$(BIN)/python Testing/benchmarks/bench_fetal_pipeline.py
 	$(BIN)/python Testing/benchmarks/bench_fetal_server.py
+	$(BIN)/python Testing/benchmarks/bench_endoscopy_pipeline.py
 	$(BIN)/orthoai hip-benchmark --cases 200
 
 clean:

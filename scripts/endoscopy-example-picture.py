@@ -44,7 +44,7 @@ def main() -> None:
     import torch
 
     with torch.no_grad():
-        grid = shared_pipeline().depth_model.module(torch.from_numpy(prepared.depth_input)[None])[0, 0].numpy()
+        grid = shared_pipeline().depth_net(torch.from_numpy(prepared.depth_input)[None])[0, 0].numpy()
     estimate = prepared.frame_map.to_frame(grid)
     scale = float((estimate * truth).sum() / (estimate * estimate).sum())
     pair = np.concatenate([scale * estimate, truth], axis=1)  # coloured on one scale

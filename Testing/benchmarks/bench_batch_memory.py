@@ -15,15 +15,9 @@ import time
 from pathlib import Path
 
 import numpy as np
+from resident import rss_mb
 
 FILMS = int(sys.argv[1]) if len(sys.argv) > 1 else 16
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def run(write_scene: bool, folder: Path) -> dict:

@@ -21,17 +21,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+from resident import rss_mb
 
 FRAMES = int(sys.argv[1]) if len(sys.argv) > 1 else 60
 SIZE = 352
 POLYPS = Path(__file__).resolve().parents[3] / "shared" / "data" / "polyp"
-
-
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text(encoding="utf-8").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
 
 
 def frames(folder: Path) -> tuple[list[Path], str]:

@@ -69,7 +69,7 @@ def run_benchmark(segmenter: Optional[Path] = None, limit: Optional[int] = None)
 
     pipeline = EndoscopyPipeline()
     if segmenter is not None:
-        pipeline.segmenter.module = torch.jit.load(str(segmenter)).eval()
+        pipeline.use_segmenter(torch.jit.load(str(segmenter)).eval())
     _, validation = split(polyp_cases())
     return evaluate(pipeline, validation[:limit] if limit else validation)
 

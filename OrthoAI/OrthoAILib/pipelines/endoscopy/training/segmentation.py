@@ -109,6 +109,7 @@ def train(out_dir: Path, epochs: int, depth_model: Path | None, batch_size: int 
 
     from ....nets.depth_guided_seg import DepthGuidedSegNet
     from ....runtime.export import export_torchscript
+    from ...training.checkpoint import RunState, resume_run, save_run
     from .polyps import grid_case, polyp_cases, split
 
     torch.manual_seed(seed)
@@ -125,12 +126,9 @@ def train(out_dir: Path, epochs: int, depth_model: Path | None, batch_size: int 
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     steps = len(train_data) // batch_size
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, lr, total_steps=epochs * steps, pct_start=0.1)
-    checkpoint, log, start_epoch, best = out_dir / "checkpoint.pt", [], 0, -1.0
-    if resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        net.load_state_dict(state["net"]), optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        start_epoch, log, best = state["epoch"] + 1, state["log"], state["best"]
+    run = resume_run(out_dir, net, optimiser, schedule) if resume else RunState()
+    start_epoch, log, best = run.start_epoch, run.log, run.best
+    if start_epoch:
         rng = np.random.default_rng(seed + start_epoch)
     started = time.time()
     for epoch in range(start_epoch, epochs):
@@ -152,8 +150,7 @@ def train(out_dir: Path, epochs: int, depth_model: Path | None, batch_size: int 
         if mean_dice > best:
             best = mean_dice
             torch.save(net.state_dict(), out_dir / "best.pt")
-        torch.save({"net": net.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
-                    "epoch": epoch, "log": log, "best": best}, checkpoint)
+        save_run(out_dir, net, optimiser, schedule, epoch, log, best)
     net.load_state_dict(torch.load(out_dir / "best.pt"))
     x = torch.from_numpy(val_sets["kvasir"][0][:2])
     files = export_torchscript(net.eval(), out_dir / MODEL_FILE, {"forward": [x, depth_for(depth_net, x)]},

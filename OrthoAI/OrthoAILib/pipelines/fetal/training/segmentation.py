@@ -66,6 +66,7 @@ def train(out_dir: Path, epochs: int, batch_size: int = 8, lr: float = 3e-3, res
 
     from ....nets.unet2d import UNet2d
     from ....runtime.export import export_torchscript
+    from ...training.checkpoint import RunState, resume_run, save_run
     from .hc18 import hc18_cases, split
 
     torch.manual_seed(seed)
@@ -80,12 +81,9 @@ def train(out_dir: Path, epochs: int, batch_size: int = 8, lr: float = 3e-3, res
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     steps_per_epoch = len(train_pairs) // batch_size
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, lr, total_steps=epochs * steps_per_epoch, pct_start=0.1)
-    checkpoint, log, start_epoch, best = out_dir / "checkpoint.pt", [], 0, -1.0
-    if resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
-        net.load_state_dict(state["net"]), optimiser.load_state_dict(state["optimiser"])
-        schedule.load_state_dict(state["schedule"])
-        start_epoch, log, best = state["epoch"] + 1, state["log"], state["best"]
+    run = resume_run(out_dir, net, optimiser, schedule) if resume else RunState()
+    start_epoch, log, best = run.start_epoch, run.log, run.best
+    if start_epoch:
         rng = np.random.default_rng(seed + start_epoch)
     bce = torch.nn.BCEWithLogitsLoss()
     started = time.time()
@@ -109,8 +107,7 @@ def train(out_dir: Path, epochs: int, batch_size: int = 8, lr: float = 3e-3, res
         if dice > best:
             best = dice
             torch.save(net.state_dict(), out_dir / "best.pt")
-        torch.save({"net": net.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
-                    "epoch": epoch, "log": log, "best": best}, checkpoint)
+        save_run(out_dir, net, optimiser, schedule, epoch, log, best)
     net.load_state_dict(torch.load(out_dir / "best.pt"))
     files = export_torchscript(net.eval(), out_dir / MODEL_FILE, {"forward": [torch.from_numpy(val_x[:2])]},
                                atol=2e-3, rtol=1e-3)

@@ -1,0 +1,1 @@
+"""What the pipelines' training scripts share (not shipped into Slicer installs)."""
