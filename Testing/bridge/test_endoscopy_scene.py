@@ -9,7 +9,6 @@ import pytest
 import slicer
 
 from OrthoAILib.errors import InputError
-from OrthoAILib.geometry import radiograph_geometry
 from OrthoAILib.mrml.endoscopy.scene import add_endoscopy_results, add_video_results, frame_count, frame_from_volume
 from OrthoAILib.pipelines.endoscopy.pipeline import EndoscopyResult, LesionReport
 from OrthoAILib.pipelines.endoscopy.presence import FrameCheck

@@ -22,13 +22,14 @@ from ..io.endoscopy_frames import FRAME_SUFFIXES, VIDEO_SUFFIXES, frame_image, i
 from ..io.pictures import png_bytes
 from ..io.reports import write_json
 from ..pipelines.base import STATUS_OK
-from ..pipelines.endoscopy.fusion import depth_png_values, fuse
+from ..pipelines.endoscopy.fusion import depth_png_values, fuse, video_picture
 from ..pipelines.endoscopy.pipeline import EndoscopyOptions, EndoscopyPipeline, EndoscopyResult, frame_rgb
 from .jobs import BatchJob, CaseInput, CaseOutcome
 
 CSV_COLUMNS = ("input", "frame_index", "status", "lesion_count", "lesion", "area_px", "area_percent_of_field",
                "confidence", "peak_probability", "box_top_left_bottom_right", "median_depth_cm", "warnings", "message")
 _pipelines: dict[str, EndoscopyPipeline] = {}
+
 
 def shared_pipeline(device=None) -> EndoscopyPipeline:
     """One endoscopy pipeline per process and device: its two models load once."""
@@ -37,8 +38,10 @@ def shared_pipeline(device=None) -> EndoscopyPipeline:
         _pipelines[key] = EndoscopyPipeline(device=device)
     return _pipelines[key]
 
+
 def is_video(path: str | Path) -> bool:
     return Path(path).suffix.lower() in VIDEO_SUFFIXES
+
 
 def analyse_frame_file(path: str | Path, pipeline: Optional[EndoscopyPipeline] = None,
                        options: Optional[EndoscopyOptions] = None, progress=None, cancel=None) -> tuple[EndoscopyResult, np.ndarray]:
@@ -46,6 +49,7 @@ def analyse_frame_file(path: str | Path, pipeline: Optional[EndoscopyPipeline] =
     image = read_frame(path)
     result = (pipeline or shared_pipeline()).run(image, options, progress=progress, cancel=cancel)
     return result, frame_rgb(image)
+
 
 def analyse_video(path: str | Path, pipeline: Optional[EndoscopyPipeline] = None, every: int = 1,
                   limit: Optional[int] = None, options: Optional[EndoscopyOptions] = None,
@@ -59,6 +63,7 @@ def analyse_video(path: str | Path, pipeline: Optional[EndoscopyPipeline] = None
         image = frame_image(rgb, name)
         yield pipeline.analyse(rgb, name, image.geometry, options, frame_index=index, cancel=cancel), rgb
 
+
 def frame_pictures(result: EndoscopyResult, rgb: np.ndarray) -> dict[str, bytes]:
     """The per-frame PNGs of a measured frame (none for a refused one)."""
     if result.status != STATUS_OK:
@@ -66,9 +71,6 @@ def frame_pictures(result: EndoscopyResult, rgb: np.ndarray) -> dict[str, bytes]
     return {".mask.png": png_bytes(result.mask.astype(np.uint8) * 255), ".overlay.png": png_bytes(fuse(rgb, result.mask)),
             ".depth.png": png_bytes(depth_png_values(result.depth_cm))}
 
-def annotated_frame(result: EndoscopyResult, rgb: np.ndarray) -> np.ndarray:
-    """A video frame with its lesions fused (a refused frame is shown darkened: nothing was read there)."""
-    return fuse(rgb, result.mask) if result.status == STATUS_OK else (rgb * 0.4).astype(np.uint8)
 
 @dataclass(frozen=True)
 class EndoscopyJob(BatchJob):
@@ -123,7 +125,7 @@ class EndoscopyJob(BatchJob):
         try:
             for result, rgb in analyse_video(path, every=self.every, limit=self.max_frames):
                 self._write(staging, f"{case.name}.f{result.frame_index:06d}", result, rgb, files)
-                writer.write(annotated_frame(result, rgb))
+                writer.write(video_picture(rgb, result.mask if result.status == STATUS_OK else None))
                 rows += [{**row, "input": case.label} for row in result.csv_rows()]
                 counts["frames"] += 1
                 counts["refused"] += result.status != STATUS_OK

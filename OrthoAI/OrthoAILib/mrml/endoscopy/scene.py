@@ -20,7 +20,7 @@ from ...errors import InputError
 from ...image import Image, ImageOrigin
 from ...io.endoscopy_frames import MAX_SIDE, MIN_SIDE
 from ...pipelines.base import STATUS_OK
-from ...pipelines.endoscopy.fusion import fuse
+from ...pipelines.endoscopy.fusion import fuse, video_picture
 from ...pipelines.endoscopy.pipeline import EndoscopyResult
 from ..app import current_scene
 from ..hierarchy import place_with_input
@@ -175,7 +175,7 @@ def add_video_results(volume_node, frames: Iterable[tuple[EndoscopyResult, np.nd
         for result, rgb in frames:
             _check_sizes(result, rgb)
             value = str(result.frame_index if result.frame_index is not None else len(records))
-            picture = fuse(rgb, result.mask) if result.status == STATUS_OK else (rgb * 0.4).astype(np.uint8)
+            picture = video_picture(rgb, result.mask if result.status == STATUS_OK else None)
             fused = _vector_volume(picture, result.geometry, "frame", scene)
             fused_sequence.SetDataNodeAtValue(fused, value)
             scene.RemoveNode(fused)

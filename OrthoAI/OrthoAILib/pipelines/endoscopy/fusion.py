@@ -24,6 +24,12 @@ def fuse(rgb: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return out.astype(np.uint8)
 
 
+def video_picture(rgb: np.ndarray, mask) -> np.ndarray:
+    """A video frame as the annotated video and the module's sequence show it: lesions fused, or the
+    frame darkened when it was refused (``mask`` None: nothing was read there)."""
+    return fuse(rgb, mask) if mask is not None else (rgb * 0.4).astype(np.uint8)
+
+
 def depth_png_values(depth_cm: np.ndarray) -> np.ndarray:
     """Depth (cm) as uint16 hundredths of a millimetre (up to 65 cm); 0 outside the field of view."""
     return np.clip(np.round(np.nan_to_num(depth_cm) * 10 * DEPTH_PNG_UNITS_PER_MM), 0, 65535).astype(np.uint16)
