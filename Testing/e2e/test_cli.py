@@ -20,7 +20,8 @@ from ..conftest import embed_in_3d, hand_computed_landmarks, random_rotation
 def orthoai(*args, check=False):
     executable = shutil.which("orthoai", path=str(Path(sys.executable).parent))
     command = [executable] if executable else [sys.executable, "-m", "OrthoAILib.apps"]
-    result = subprocess.run([*command, *map(str, args)], capture_output=True, text=True, timeout=300)
+    # the command writes UTF-8; decode it so even when a library loaded here has set the C locale
+    result = subprocess.run([*command, *map(str, args)], capture_output=True, text=True, encoding="utf-8", timeout=300)
     if check:
         assert result.returncode == 0, result.stderr
     return result

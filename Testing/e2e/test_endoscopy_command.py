@@ -56,7 +56,7 @@ def cohort(tmp_path_factory):
     before = digest(folder)
     out = folder / "results"  # inside the input folder: nothing there may be overwritten or read back
     result = orthoai("endoscopy", folder, "--out", out)
-    with (out / "endoscopy.csv").open(newline="") as handle:
+    with (out / "endoscopy.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     return folder, out, result, rows, frames, before
 
@@ -73,7 +73,7 @@ def test_lesions_are_found_where_the_experts_drew_them(cohort):
         assert overlay.shape == rgb.shape and (overlay[~predicted] == rgb[~predicted]).mean() > 0.95
         depth = PILImage.open(out / f"{stem}.depth.png")
         assert depth.mode.startswith("I;16") and np.asarray(depth).max() > 0
-        document = json.loads((out / f"{stem}.endoscopy.json").read_text())
+        document = json.loads((out / f"{stem}.endoscopy.json").read_text(encoding="utf-8"))
         assert document["status"] == "ok" and document["lesion_count"] == len(document["lesions"])
     assert float(np.mean(dice)) > 0.6, dice
     assert sum(d > 0.5 for d in dice) >= len(dice) - 2, dice
@@ -84,7 +84,7 @@ def test_frames_that_are_not_colour_endoscopy_are_refused_with_nothing_measured(
     for stem, words in (("grey", "greyscale"), ("green", "mucosa")):
         row = next(r for r in rows if r["input"] == f"{stem}.png")
         assert row["status"] == "not_endoscopy" and words in row["message"] and row["lesion_count"] == "0"
-        assert json.loads((out / f"{stem}.endoscopy.json").read_text())["lesions"] == []
+        assert json.loads((out / f"{stem}.endoscopy.json").read_text(encoding="utf-8"))["lesions"] == []
         assert not (out / f"{stem}.mask.png").exists() and not (out / f"{stem}.overlay.png").exists()
 
 

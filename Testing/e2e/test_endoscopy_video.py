@@ -36,7 +36,7 @@ def run(tmp_path_factory):
     (folder / "cut.mp4").write_bytes(whole[: int(len(whole) * 0.6)])
     out = tmp_path_factory.mktemp("out")
     result = orthoai("endoscopy", folder, "--out", out)
-    with (out / "endoscopy.csv").open(newline="") as handle:
+    with (out / "endoscopy.csv").open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     return out, result, rows
 
@@ -47,7 +47,7 @@ def test_a_frame_gets_mask_overlay_depth_and_json(run):
     assert mask.shape == (256, 256) and set(np.unique(mask)) <= {0, 255}
     depth = np.asarray(PILImage.open(out / "frame.depth.png"))
     assert depth.dtype.kind in "iu" and depth.max() > 0 and depth[0, 0] >= 0
-    document = json.loads((out / "frame.endoscopy.json").read_text())
+    document = json.loads((out / "frame.endoscopy.json").read_text(encoding="utf-8"))
     assert document["status"] == "ok" and "relative scale" in document["depth_note"]
     assert next(r for r in rows if r["input"] == "frame.png")["lesion_count"] == str(document["lesion_count"])
 
