@@ -10,6 +10,8 @@ inference. Loss: boundary-weighted BCE plus boundary-weighted soft IoU (weights 
 a 31×31 neighbourhood differs from the pixel, so the rims of polyps count most). Augmentation: flips,
 quarter turns, rotation up to 30°, scale 0.75-1.3, random 160×160 crops, colour gains, gamma, blur.
 Checkpoints every epoch (``--resume`` continues); the best validation Dice is exported.
+``--init WEIGHTS`` starts a new run (fresh schedule) from an earlier run's ``best.pt``, so a budget
+can be extended in stages.
 """
 
 from __future__ import annotations
@@ -104,7 +106,7 @@ def evaluate(net, depth_net, inputs, masks) -> dict:
 
 
 def train(out_dir: Path, epochs: int, depth_model: Path | None, batch_size: int = 8, lr: float = 3e-3,
-          resume: bool = False, seed: int = 0) -> dict:
+          resume: bool = False, seed: int = 0, init: Path | None = None) -> dict:
     import torch
 
     from ....nets.depth_guided_seg import DepthGuidedSegNet
@@ -123,6 +125,8 @@ def train(out_dir: Path, epochs: int, depth_model: Path | None, batch_size: int 
         val_sets[source] = (np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
     depth_net = torch.jit.load(str(depth_model)).eval() if depth_model else None
     net = DepthGuidedSegNet(use_depth=depth_net is not None)
+    if init is not None:
+        net.load_state_dict(torch.load(init))
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     steps = len(train_data) // batch_size
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, lr, total_steps=epochs * steps, pct_start=0.1)
@@ -172,10 +176,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--lr", type=float, default=3e-3)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--init", type=Path, help="start from these weights (an earlier run's best.pt)")
     args = parser.parse_args(argv)
     if args.no_depth == (args.depth_model is not None):
         parser.error("give either --depth-model or --no-depth")
-    summary = train(args.out_dir, args.epochs, args.depth_model, args.batch_size, args.lr, args.resume)
+    summary = train(args.out_dir, args.epochs, args.depth_model, args.batch_size, args.lr, args.resume,
+                    init=args.init)
     print(json.dumps({k: v for k, v in summary.items() if k != "log"}, indent=2))
     return 0
 
