@@ -38,6 +38,8 @@ def parse_label_spec(text: str) -> dict[str, tuple[int, ...]]:
                 raise InputError(f"--labels: plate {name!r} is given twice; list all its values once, e.g. tibial=2,3.")
             current = name
             plates[current] = []
+            if not token:
+                continue
         if current is None:
             raise InputError(f"--labels: {token!r} comes before any plate name; write it as plate=value (e.g. {SPEC_EXAMPLE}).")
         try:
