@@ -3,8 +3,10 @@
     orthoai demo [--out DIR]
     orthoai hip-measure POINTS.mrk.json [--cup-diameter MM] [--json]
     orthoai <pipeline> INPUT --out DIR [--workers N | --scheduler ADDRESS] [--resume] [pipeline options]
-        pipelines: hip (AP pelvis radiographs), fetal (fetal head ultrasound stills), bone-phantom (the worked 3-D example)
+        pipelines: hip (AP pelvis radiographs), fetal (fetal head ultrasound stills), endoscopy (colonoscopy
+        frames and videos), knee-biomarkers (knee cartilage labelmaps), bone-phantom (the worked 3-D example)
     orthoai fetal INPUT --out DIR [--pixel-size MM | --pixel-size-csv CSV] [--ga-weeks W]
+    orthoai knee-biomarkers LABELMAP --out DIR [--labels femoral=1,tibial=2,3,...] [--reference L] [--baseline JSON]
     orthoai serve [--host H] [--port P] [--token T | --no-token] [--out DIR] [--send-to HOST:PORT:AET]
     orthoai dicom-listen --allow SENDER_AET --store DIR --server URL [--token T | --no-token]
     orthoai fetal-results --server URL [--token T | --no-token] [--follow] [--after ID] [--json]
@@ -92,6 +94,32 @@ def _endoscopy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, metavar="N", help="videos: stop after N analysed frames")
 
 
+def _knee_biomarkers_job(args):
+    from ..pipelines.knee.plates import parse_label_spec
+    from .batch import UsageError
+    from .knee import KneeBiomarkersJob
+
+    try:
+        labels = parse_label_spec(args.labels)
+    except OrthoAIError as error:
+        raise UsageError(str(error)) from None
+    return KneeBiomarkersJob(labels=tuple(labels.items()), reference=str(args.reference) if args.reference else None,
+                             baseline=str(args.baseline) if args.baseline else None, write_maps=not args.no_maps)
+
+
+def _knee_biomarkers_arguments(parser: argparse.ArgumentParser) -> None:
+    from ..pipelines.knee.plates import SPEC_EXAMPLE
+
+    parser.add_argument("--labels", default=SPEC_EXAMPLE, metavar="PLATE=V[,V...],...",
+                        help=f"which label values make each plate (default {SPEC_EXAMPLE}; several values may form "
+                             "one plate, e.g. tibial=2,3; plates: femoral, tibial_medial, tibial_lateral, tibial, patellar)")
+    parser.add_argument("--reference", type=Path, metavar="LABELMAP",
+                        help="a reference labelmap on the same grid, with the same values: Dice per plate")
+    parser.add_argument("--baseline", type=Path, metavar="JSON",
+                        help="the <name>.biomarkers.json of an earlier time point of the same knee: change per plate and subregion")
+    parser.add_argument("--no-maps", action="store_true", help="skip the thickness maps (.vtk surfaces)")
+
+
 def _bone_phantom_job(args):
     from .bone_phantom import BonePhantomJob
 
@@ -110,6 +138,9 @@ BATCH_COMMANDS = {
               _fetal_arguments, _fetal_job),
     "endoscopy": ("colonoscopy frames and videos: depth estimate, depth-guided polyp segmentation fused onto the frame",
                   _endoscopy_arguments, _endoscopy_job),
+    "knee-biomarkers": ("cartilage biomarkers of a knee labelmap: volume, area, thickness map and statistics per plate "
+                        "and femoral subregion, Dice against a reference, change from a baseline",
+                        _knee_biomarkers_arguments, _knee_biomarkers_job),
     "bone-phantom": ("the worked 3-D example: tiny bone segmentation of CT volumes (a model trained on phantoms; "
                      "it checks the runtime and is not meant for patients' CT)",
                      _bone_phantom_arguments, _bone_phantom_job),

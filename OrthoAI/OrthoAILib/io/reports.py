@@ -22,16 +22,16 @@ from pathlib import Path
 from typing import Any, Iterable, Optional, Sequence
 
 
-def atomic_write_text(path: str | Path, text: str, *, private: bool = False) -> Path:
-    """Write ``text`` (UTF-8) to ``path`` in one step; the folder must exist. ``private``: readable
-    by its owner alone (a file that names patients' files)."""
+def atomic_write_bytes(path: str | Path, data: bytes, *, private: bool = False) -> Path:
+    """Write ``data`` to ``path`` in one step; the folder must exist. ``private``: readable by its
+    owner alone (a file that names patients' files)."""
     path = Path(path)
     temporary = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     # os.open applies the umask itself (mkstemp would leave the report readable by its owner only).
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600 if private else 0o666)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="") as stream:
-            stream.write(text)
+        with os.fdopen(descriptor, "wb") as stream:
+            stream.write(data)
             stream.flush()
             os.fsync(stream.fileno())
         if private:
@@ -44,6 +44,11 @@ def atomic_write_text(path: str | Path, text: str, *, private: bool = False) -> 
             pass
         raise
     return path
+
+
+def atomic_write_text(path: str | Path, text: str, *, private: bool = False) -> Path:
+    """``text`` as UTF-8, written in one step (see :func:`atomic_write_bytes`)."""
+    return atomic_write_bytes(path, text.encode("utf-8"), private=private)
 
 
 def cell(value: Any) -> Any:

@@ -17,6 +17,7 @@ from ..errors import InputError
 from ..geometry import ImageGeometry
 from ..image import Image, ImageOrigin
 
+MAX_LABELS = 512  # a labelmap of the whole body has ~120; an image has thousands of grey values
 MAX_VOXELS = 1024 * 1024 * 1024  # 1 Gi voxels (4 GiB as float32): larger is refused before reading
 _LPS = np.diag([-1.0, -1.0, 1.0])
 
@@ -87,3 +88,21 @@ def write_labelmap(path: str | Path, labelmap: np.ndarray, geometry: ImageGeomet
     image.SetDirection(tuple((_LPS @ np.asarray(geometry.directions)).ravel()))
     sitk.WriteImage(image, str(path), useCompression=True)
     return Path(path)
+
+
+def read_labelmap(paths: Sequence[str | Path], name: str = "") -> Image:
+    """A labelmap file (or DICOM series) as an ``Image`` of whole-number labels (int32)."""
+    image = read_volume(paths, name)
+    name = image.origin.name
+    array = image.array
+    if not np.array_equal(array, np.round(array)):
+        raise InputError(f"{name} holds fractional values: it is an image, not a labelmap. Give a labelmap of "
+                         "whole-number labels (e.g. a -label.nrrd exported from Slicer).")
+    distinct = np.unique(array[::max(1, array.size // 2_000_000)])  # a sample is enough to tell an image
+    if distinct.size > MAX_LABELS:
+        raise InputError(f"{name} has {distinct.size} or more distinct values: it looks like an image, not a labelmap. "
+                         "Give a labelmap (one value per structure, e.g. a -label.nrrd exported from Slicer).")
+    if array.size and (array.min() < 0 or array.max() > 65535):
+        raise InputError(f"{name}: label values run from {array.min():g} to {array.max():g}; labels are 0-65535 "
+                         "(0 background).")
+    return Image(array.astype(np.int32), image.geometry, image.origin)

@@ -217,25 +217,31 @@ def measure_labelmap(labelmap: np.ndarray, geometry: ImageGeometry, labels: Mapp
     return KneeBiomarkers(plates, maps, axes, tuple(warnings))
 
 
-def thickness_change(baseline: KneeBiomarkers, follow_up: KneeBiomarkers) -> dict:
-    """Follow-up minus baseline per plate and subregion: mean thickness (mm) and volume (mm³ and %)."""
+def thickness_change(baseline, follow_up) -> dict:
+    """Follow-up minus baseline per plate and subregion: mean thickness (mm) and volume (mm³ and %).
 
-    def change(before: dict, after: dict, before_volume: float, after_volume: float) -> dict:
-        mean_before, mean_after = before["mean"], after["mean"]
+    Each time point is a :class:`KneeBiomarkers` or its ``to_json()`` (an earlier
+    ``<name>.biomarkers.json``), so a baseline measured long ago can be compared with today's."""
+
+    def plates_of(point) -> dict:
+        return (point.to_json() if isinstance(point, KneeBiomarkers) else point)["plates"]
+
+    def change(before: dict, after: dict) -> dict:
+        mean_before, mean_after = before["thickness_mm"]["mean"], after["thickness_mm"]["mean"]
+        volume_before, volume_after = before["volume_mm3"], after["volume_mm3"]
         return {"thickness_mean_change_mm": None if mean_before is None or mean_after is None
                 else round(mean_after - mean_before, 3),
-                "volume_change_mm3": round(after_volume - before_volume, 1),
-                "volume_change_percent": round(100 * (after_volume - before_volume) / before_volume, 2)
-                if before_volume else None}
+                "volume_change_mm3": round(volume_after - volume_before, 1),
+                "volume_change_percent": round(100 * (volume_after - volume_before) / volume_before, 2)
+                if volume_before else None}
 
+    before_plates, after_plates = plates_of(baseline), plates_of(follow_up)
     out = {}
-    for name in baseline.plates.keys() & follow_up.plates.keys():
-        a, b = baseline.plates[name], follow_up.plates[name]
-        entry = change(a.thickness_mm, b.thickness_mm, a.volume_mm3, b.volume_mm3)
-        common = a.subregions.keys() & b.subregions.keys()
+    for name in sorted(before_plates.keys() & after_plates.keys()):
+        a, b = before_plates[name], after_plates[name]
+        entry = change(a, b)
+        common = a.get("subregions", {}).keys() & b.get("subregions", {}).keys()
         if common:
-            entry["subregions"] = {s: change(a.subregions[s]["thickness_mm"], b.subregions[s]["thickness_mm"],
-                                             a.subregions[s]["volume_mm3"], b.subregions[s]["volume_mm3"])
-                                   for s in sorted(common)}
+            entry["subregions"] = {s: change(a["subregions"][s], b["subregions"][s]) for s in sorted(common)}
         out[name] = entry
     return out

@@ -1,0 +1,126 @@
+"""The knee cartilage use cases: measure a labelmap (``orthoai knee-biomarkers``, and the module's
+"measure an existing labelmap").
+
+Per case the batch writes ``<name>.biomarkers.json`` (per plate: volume, surface area, thickness
+mean/median/p95/max, femoral subregions, Dice against ``--reference``, change from ``--baseline``) and
+``<name>.<plate>.thickness.vtk`` (the plate's surface with its thickness per point, LPS, for Slicer or
+ParaView). The runner adds one ``knee_biomarkers.csv``: a row per plate and subregion. A labelmap with
+none of the plates' values is refused (``no_cartilage``) and gets its JSON only.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from ..errors import InputError
+from ..image import Image
+from ..io.reports import write_json
+from ..pipelines.base import STATUS_OK, geometry_json, joined
+from ..pipelines.knee.biomarkers import (BIOMARKER_COLUMNS, KneeBiomarkers, check_same_grid, measure_labelmap,
+                                         thickness_change)
+from ..pipelines.knee.grid import check_knee_grid
+from ..pipelines.knee.plates import DEFAULT_LABELS
+from .jobs import BatchJob, CaseInput, CaseOutcome, pipeline_status
+
+STATUS_NO_CARTILAGE = "no_cartilage"
+CSV_COLUMNS = ("input", "status") + BIOMARKER_COLUMNS + ("warnings",)
+VOLUME_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd", ".dcm")
+
+
+def read_baseline(path: str | Path) -> dict:
+    """An earlier ``<name>.biomarkers.json`` (the baseline of a change measure)."""
+    try:
+        document = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(f"--baseline {path}: no such file.") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise InputError(f"--baseline {path}: not a biomarkers JSON ({error}).") from None
+    if not isinstance(document, dict) or not isinstance(document.get("plates"), dict):
+        raise InputError(f"--baseline {path}: not a biomarkers JSON (no 'plates'); give the <name>.biomarkers.json "
+                         "written for the earlier time point.")
+    return document
+
+
+def measure_image(image: Image, labels=None, reference: Optional[Image] = None, baseline: Optional[dict] = None,
+                  progress=None, cancel=None) -> tuple[KneeBiomarkers, dict]:
+    """Biomarkers of a labelmap image and their JSON document (status, geometry, change, warnings)."""
+    labels = dict(labels or DEFAULT_LABELS)
+    grid_warnings = check_knee_grid(image, "labelmap")
+    if reference is not None:
+        check_same_grid(image.array.shape, image.geometry, reference.array.shape, reference.geometry, "reference labelmap")
+    result = measure_labelmap(image.array, image.geometry, labels, None if reference is None else reference.array,
+                              progress=progress, cancel=cancel)
+    result = KneeBiomarkers(result.plates, result.maps, result.axes, grid_warnings + result.warnings)
+    document = {"input": image.origin.name, "status": STATUS_OK if result.plates else STATUS_NO_CARTILAGE,
+                "labels": {name: list(values) for name, values in labels.items()},
+                "geometry": geometry_json(image.geometry), **result.to_json()}
+    if reference is not None:
+        document["reference"] = reference.origin.name
+    if baseline is not None and result.plates:
+        document["change_from_baseline"] = thickness_change(baseline, result)
+        document["baseline"] = baseline.get("input", "")
+    return result, document
+
+
+def biomarker_rows(result: KneeBiomarkers, document: dict, label: str) -> tuple[dict, ...]:
+    status, warnings = document["status"], joined(document["warnings"])
+    rows = [{"input": label, "status": status, **row, "warnings": warnings} for row in result.csv_rows()]
+    return tuple(rows) or ({"input": label, "status": status, "warnings": warnings or "no cartilage label found"},)
+
+
+def write_thickness_maps(result: KneeBiomarkers, folder: Path, name: str) -> list[Path]:
+    from ..io.surface_vtk import write_polydata
+
+    return [write_polydata(folder / f"{name}.{plate}.thickness.vtk", surface.vertices, surface.faces,
+                           {"thickness_mm": surface.thickness}, f"OrthoAI {plate} cartilage thickness (mm)")
+            for plate, surface in result.maps.items() if len(surface.vertices)]
+
+
+@dataclass(frozen=True)
+class KneeBiomarkersJob(BatchJob):
+    """``orthoai knee-biomarkers``: a labelmap per case, measured (no network)."""
+
+    labels: tuple = tuple(DEFAULT_LABELS.items())  # (plate, (values...)) pairs
+    reference: Optional[str] = None
+    baseline: Optional[str] = None
+    write_maps: bool = True
+
+    pipeline = "knee-biomarkers"
+    csv_name = "knee_biomarkers.csv"
+    csv_columns = CSV_COLUMNS
+    suffixes = VOLUME_SUFFIXES
+    volumetric = True
+
+    def validate(self) -> None:
+        if self.reference is not None and not Path(self.reference).is_file():
+            raise InputError(f"--reference {self.reference}: no such file.")
+        if self.baseline is not None:
+            read_baseline(self.baseline)
+
+    def process(self, case: CaseInput, staging: Path) -> CaseOutcome:
+        from ..io.volume import read_labelmap
+
+        started = time.perf_counter()
+        image = read_labelmap(case.paths, case.label)
+        reference = read_labelmap([self.reference]) if self.reference else None
+        baseline = read_baseline(self.baseline) if self.baseline else None
+        result, document = measure_image(image, dict(self.labels), reference, baseline)
+        files = [write_json(staging / f"{case.name}.biomarkers.json", document)]
+        if self.write_maps:
+            files += write_thickness_maps(result, staging, case.name)
+        rows = biomarker_rows(result, document, case.label)
+        if result.plates:
+            message = ", ".join(f"{name} {plate.volume_mm3 / 1000:.2f} ml, {plate.thickness_mm['mean'] or 0:.2f} mm"
+                                for name, plate in result.plates.items())
+        else:
+            import numpy as np
+
+            values = [int(v) for v in np.unique(image.array) if v][:20]
+            message = (f"refused (no cartilage label found: the labelmap holds {values or 'only background'}; "
+                       "map them with --labels)")
+        return CaseOutcome(case.name, case.label, pipeline_status(rows), rows, tuple(Path(f).name for f in files),
+                           message, tuple(document["warnings"]), time.perf_counter() - started, result)
