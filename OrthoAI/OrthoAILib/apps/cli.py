@@ -4,8 +4,9 @@
     orthoai hip-measure POINTS.mrk.json [--cup-diameter MM] [--json]
     orthoai <pipeline> INPUT --out DIR [--workers N | --scheduler ADDRESS] [--resume] [pipeline options]
         pipelines: hip (AP pelvis radiographs), fetal (fetal head ultrasound stills), endoscopy (colonoscopy
-        frames and videos), knee-biomarkers (knee cartilage labelmaps), bone-phantom (the worked 3-D example)
+        frames and videos), knee (knee MR cartilage), knee-biomarkers (knee cartilage labelmaps), bone-phantom (the worked 3-D example)
     orthoai fetal INPUT --out DIR [--pixel-size MM | --pixel-size-csv CSV] [--ga-weeks W]
+    orthoai knee MR --out DIR [--reference LABELMAP] [--baseline JSON]
     orthoai knee-biomarkers LABELMAP --out DIR [--labels femoral=1,tibial=2,3,...] [--reference L] [--baseline JSON]
     orthoai serve [--host H] [--port P] [--token T | --no-token] [--out DIR] [--send-to HOST:PORT:AET]
     orthoai dicom-listen --allow SENDER_AET --store DIR --server URL [--token T | --no-token]
@@ -94,6 +95,27 @@ def _endoscopy_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--max-frames", type=int, metavar="N", help="videos: stop after N analysed frames")
 
 
+def _knee_job(args):
+    from .knee import KneeJob
+
+    return KneeJob(reference=str(args.reference) if args.reference else None,
+                   baseline=str(args.baseline) if args.baseline else None, write_maps=not args.no_maps, force_cpu=args.cpu)
+
+
+def _knee_arguments(parser: argparse.ArgumentParser) -> None:
+    _knee_measure_arguments(parser)
+    parser.add_argument("--cpu", action="store_true", help="force the CPU even when CUDA is available")
+
+
+def _knee_measure_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--reference", type=Path, metavar="LABELMAP",
+                        help="a reference labelmap on the same grid (1 femoral, 2 medial tibial, 3 lateral tibial, "
+                             "4 patellar, or as --labels maps them): Dice per plate")
+    parser.add_argument("--baseline", type=Path, metavar="JSON",
+                        help="the <name>.biomarkers.json of an earlier time point of the same knee: change per plate and subregion")
+    parser.add_argument("--no-maps", action="store_true", help="skip the thickness maps (.vtk surfaces)")
+
+
 def _knee_biomarkers_job(args):
     from ..pipelines.knee.plates import parse_label_spec
     from .batch import UsageError
@@ -113,11 +135,7 @@ def _knee_biomarkers_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--labels", default=SPEC_EXAMPLE, metavar="PLATE=V[,V...],...",
                         help=f"which label values make each plate (default {SPEC_EXAMPLE}; several values may form "
                              "one plate, e.g. tibial=2,3; plates: femoral, tibial_medial, tibial_lateral, tibial, patellar)")
-    parser.add_argument("--reference", type=Path, metavar="LABELMAP",
-                        help="a reference labelmap on the same grid, with the same values: Dice per plate")
-    parser.add_argument("--baseline", type=Path, metavar="JSON",
-                        help="the <name>.biomarkers.json of an earlier time point of the same knee: change per plate and subregion")
-    parser.add_argument("--no-maps", action="store_true", help="skip the thickness maps (.vtk surfaces)")
+    _knee_measure_arguments(parser)
 
 
 def _bone_phantom_job(args):
@@ -138,6 +156,8 @@ BATCH_COMMANDS = {
               _fetal_arguments, _fetal_job),
     "endoscopy": ("colonoscopy frames and videos: depth estimate, depth-guided polyp segmentation fused onto the frame",
                   _endoscopy_arguments, _endoscopy_job),
+    "knee": ("knee MR: two-stage cartilage segmentation (femoral, medial/lateral tibial, patellar) with thickness maps "
+             "and biomarkers", _knee_arguments, _knee_job),
     "knee-biomarkers": ("cartilage biomarkers of a knee labelmap: volume, area, thickness map and statistics per plate "
                         "and femoral subregion, Dice against a reference, change from a baseline",
                         _knee_biomarkers_arguments, _knee_biomarkers_job),

@@ -1,7 +1,11 @@
-"""The knee cartilage use cases: measure a labelmap (``orthoai knee-biomarkers``, and the module's
-"measure an existing labelmap").
+"""The knee cartilage use cases: segment an MR and measure it (``orthoai knee``), measure a labelmap
+(``orthoai knee-biomarkers``, and the module's "measure an existing labelmap").
 
-Per case the batch writes ``<name>.biomarkers.json`` (per plate: volume, surface area, thickness
+``orthoai knee`` writes per case ``<name>.cartilage.nii.gz`` (1 femoral, 2 medial tibial, 3 lateral
+tibial, 4 patellar cartilage, on the input's grid) and the same biomarker files as below; a volume
+that is not a knee MR is refused (``no_cartilage``, ``not_mr``) with its JSON only.
+
+``orthoai knee-biomarkers`` writes per case ``<name>.biomarkers.json`` (per plate: volume, surface area, thickness
 mean/median/p95/max, femoral subregions, Dice against ``--reference``, change from ``--baseline``) and
 ``<name>.<plate>.thickness.vtk`` (the plate's surface with its thickness per point, LPS, for Slicer or
 ParaView). The runner adds one ``knee_biomarkers.csv``: a row per plate and subregion. A labelmap with
@@ -17,16 +21,47 @@ from pathlib import Path
 from typing import Optional
 
 from ..errors import InputError
-from ..image import Image
+from ..image import Image, ImageOrigin
 from ..io.reports import write_json
 from ..pipelines.base import STATUS_OK, geometry_json, joined
 from ..pipelines.knee.biomarkers import (BIOMARKER_COLUMNS, KneeBiomarkers, check_same_grid, measure_labelmap,
                                          thickness_change)
 from ..pipelines.knee.grid import check_knee_grid
+from ..pipelines.knee.pipeline import KneeCartilagePipeline, KneeOptions, KneeResult
 from ..pipelines.knee.plates import DEFAULT_LABELS
 from .jobs import BatchJob, CaseInput, CaseOutcome, pipeline_status
 
 STATUS_NO_CARTILAGE = "no_cartilage"
+_pipelines: dict[str, KneeCartilagePipeline] = {}
+
+
+def shared_pipeline(force_cpu: bool = False) -> KneeCartilagePipeline:
+    """One pipeline per process: its two models load once."""
+    key = str(force_cpu)
+    if key not in _pipelines:
+        _pipelines[key] = KneeCartilagePipeline(force_cpu=force_cpu)
+    return _pipelines[key]
+
+
+def segment_and_measure(image: Image, pipeline: Optional[KneeCartilagePipeline] = None,
+                        reference: Optional[Image] = None, baseline: Optional[dict] = None, notes=(),
+                        progress=None, cancel=None) -> tuple[KneeResult, Optional[KneeBiomarkers], dict]:
+    """Segment an MR volume and measure the plates: (segmentation result, biomarkers or None when
+    refused, the JSON document)."""
+    from ..runtime.progress import scaled
+
+    pipeline = pipeline or shared_pipeline()
+    result = pipeline.run(image, KneeOptions(measure=False), progress=scaled(progress, 0.0, 0.7), cancel=cancel)
+    if result.labelmap is None:
+        document = {"input": image.origin.name, **result.to_json(), "reading": list(notes)}
+        return result, None, document
+    labels = Image(result.labelmap, image.geometry, ImageOrigin(image.origin.name))
+    biomarkers, document = measure_image(labels, DEFAULT_LABELS, reference, baseline,
+                                         progress=scaled(progress, 0.7, 1.0), cancel=cancel, what="volume")
+    document.update({"status": result.status, "message": result.message, "reading": list(notes),
+                     "timings_s": result.timings_s,
+                     "cartilage_region_ras_mm": result.to_json().get("cartilage_region_ras_mm")})
+    return result, biomarkers, document
 CSV_COLUMNS = ("input", "status") + BIOMARKER_COLUMNS + ("warnings",)
 VOLUME_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd", ".dcm")
 
@@ -46,10 +81,10 @@ def read_baseline(path: str | Path) -> dict:
 
 
 def measure_image(image: Image, labels=None, reference: Optional[Image] = None, baseline: Optional[dict] = None,
-                  progress=None, cancel=None) -> tuple[KneeBiomarkers, dict]:
+                  progress=None, cancel=None, what: str = "labelmap") -> tuple[KneeBiomarkers, dict]:
     """Biomarkers of a labelmap image and their JSON document (status, geometry, change, warnings)."""
     labels = dict(labels or DEFAULT_LABELS)
-    grid_warnings = check_knee_grid(image, "labelmap")
+    grid_warnings = check_knee_grid(image, what)
     if reference is not None:
         check_same_grid(image.array.shape, image.geometry, reference.array.shape, reference.geometry, "reference labelmap")
     result = measure_labelmap(image.array, image.geometry, labels, None if reference is None else reference.array,
@@ -122,5 +157,50 @@ class KneeBiomarkersJob(BatchJob):
             values = [int(v) for v in np.unique(image.array) if v][:20]
             message = (f"refused (no cartilage label found: the labelmap holds {values or 'only background'}; "
                        "map them with --labels)")
+        return CaseOutcome(case.name, case.label, pipeline_status(rows), rows, tuple(Path(f).name for f in files),
+                           message, tuple(document["warnings"]), time.perf_counter() - started, result)
+
+
+@dataclass(frozen=True)
+class KneeJob(BatchJob):
+    """``orthoai knee``: an MR volume (a file, or a DICOM series, multi-echo included) per case."""
+
+    reference: Optional[str] = None
+    baseline: Optional[str] = None
+    write_maps: bool = True
+    force_cpu: bool = False
+
+    pipeline = "knee"
+    csv_name = "knee.csv"
+    csv_columns = CSV_COLUMNS
+    suffixes = VOLUME_SUFFIXES
+    volumetric = True
+
+    validate = KneeBiomarkersJob.validate
+
+    def prepare(self) -> None:
+        shared_pipeline(self.force_cpu)
+
+    def process(self, case: CaseInput, staging: Path) -> CaseOutcome:
+        from ..io.mr_series import read_mr
+        from ..io.volume import read_labelmap, write_labelmap
+
+        started = time.perf_counter()
+        image, notes = read_mr(case.paths, case.label)
+        reference = read_labelmap([self.reference]) if self.reference else None
+        baseline = read_baseline(self.baseline) if self.baseline else None
+        result, biomarkers, document = segment_and_measure(image, shared_pipeline(self.force_cpu), reference, baseline, notes)
+        files = [write_json(staging / f"{case.name}.biomarkers.json", document)]
+        if biomarkers is None:
+            rows = ({"input": case.label, "status": result.status, "warnings": result.message},)
+            return CaseOutcome(case.name, case.label, result.status, rows, tuple(Path(f).name for f in files),
+                               f"refused ({result.status}): {result.message}", result.warnings,
+                               time.perf_counter() - started, result)
+        files.append(write_labelmap(staging / f"{case.name}.cartilage.nii.gz", result.labelmap, image.geometry))
+        if self.write_maps:
+            files += write_thickness_maps(biomarkers, staging, case.name)
+        rows = biomarker_rows(biomarkers, document, case.label)
+        message = ", ".join(f"{name} {plate.volume_mm3 / 1000:.2f} ml, {plate.thickness_mm['mean'] or 0:.2f} mm"
+                            for name, plate in biomarkers.plates.items())
         return CaseOutcome(case.name, case.label, pipeline_status(rows), rows, tuple(Path(f).name for f in files),
                            message, tuple(document["warnings"]), time.perf_counter() - started, result)

@@ -63,12 +63,17 @@ def read_volume(paths: Sequence[str | Path], name: str = "", modality: str = "")
     name = name or Path(paths[0]).name
     if not paths or not all(Path(p).is_file() for p in paths):
         raise InputError(f"{name}: no such file.")
+    import SimpleITK as sitk
+
+    warnings_shown = sitk.ProcessObject.GetGlobalWarningDisplay()
+    sitk.ProcessObject.SetGlobalWarningDisplay(False)  # ITK prints slice-spacing notes to stderr; not for users
     try:
         _check_size(paths, name)
         image = _reader(paths).Execute()
     except RuntimeError as error:
         raise InputError(f"{name} could not be read as a volume ({str(error).strip().splitlines()[-1]}).") from None
-    import SimpleITK as sitk
+    finally:
+        sitk.ProcessObject.SetGlobalWarningDisplay(warnings_shown)
 
     if image.GetDimension() == 2:
         image = sitk.JoinSeries(image)

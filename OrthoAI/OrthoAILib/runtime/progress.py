@@ -34,3 +34,10 @@ class CancelToken:
 def report(progress: Optional[ProgressCallback], fraction: float, message: str = "") -> None:
     if progress is not None:
         progress(min(1.0, max(0.0, fraction)), message)
+
+
+def scaled(progress: Optional[ProgressCallback], start: float, end: float) -> Optional[ProgressCallback]:
+    """A callback for one part of a longer task: its 0-1 maps onto ``start``-``end`` of ``progress``."""
+    if progress is None:
+        return None
+    return lambda fraction, message="": report(progress, start + (end - start) * fraction, message)

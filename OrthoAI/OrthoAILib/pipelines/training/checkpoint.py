@@ -26,12 +26,13 @@ def resume_run(out_dir: Path, net, optimiser, schedule) -> RunState:
     state = torch.load(path, weights_only=False)
     net.load_state_dict(state["net"])
     optimiser.load_state_dict(state["optimiser"])
-    schedule.load_state_dict(state["schedule"])
+    if schedule is not None:  # a run may set its learning rate itself (a time-budgeted schedule)
+        schedule.load_state_dict(state["schedule"])
     return RunState(state["epoch"] + 1, state["log"], state["best"])
 
 
 def save_run(out_dir: Path, net, optimiser, schedule, epoch: int, log: list, best: float) -> None:
     import torch
 
-    torch.save({"net": net.state_dict(), "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(),
+    torch.save({"net": net.state_dict(), "optimiser": optimiser.state_dict(), "schedule": None if schedule is None else schedule.state_dict(),
                 "epoch": epoch, "log": log, "best": best}, out_dir / CHECKPOINT_FILE)

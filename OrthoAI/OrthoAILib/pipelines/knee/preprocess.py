@@ -1,0 +1,100 @@
+"""Knee MR preprocessing: resampling onto the networks' canonical grids and back, bias-field
+correction (N4), denoising and intensity normalisation.
+
+The networks were trained on sagittal grids in one orientation (columns posterior, rows inferior,
+slices towards the patient's right: the OAI DESS layout). Any input, whatever its acquisition plane,
+is resampled into that orientation in patient space, so the networks always see the knee as trained;
+the labels are resampled back onto the input's own grid through the same world coordinates.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...geometry import ImageGeometry
+from ...image import Image
+
+FINE_SPACING_MM = 0.7  # stage 2 (the DESS slice thickness)
+STAGE1_FACTOR = 4  # stage 1 runs on a grid this many times coarser (2.8 mm)
+CANONICAL_DIRECTIONS = ((0.0, 0.0, 1.0), (-1.0, 0.0, 0.0), (0.0, -1.0, 0.0))  # columns: I posterior, J inferior, K right
+_LPS = np.diag([-1.0, -1.0, 1.0])
+
+
+def pad_to_multiple(array: np.ndarray, multiple: int, value: float = 0) -> tuple[np.ndarray, tuple]:
+    """Pad each axis at its end to a multiple of ``multiple``; the pads, to crop back."""
+    pads = tuple((0, (-n) % multiple) for n in array.shape)
+    return np.pad(array, pads, constant_values=value), pads
+
+
+def to_sitk(array: np.ndarray, geometry: ImageGeometry):
+    import SimpleITK as sitk
+
+    image = sitk.GetImageFromArray(np.ascontiguousarray(array))
+    image.SetSpacing(tuple(float(s) for s in geometry.spacing))
+    image.SetOrigin(tuple(_LPS @ np.asarray(geometry.origin)))
+    image.SetDirection(tuple((_LPS @ np.asarray(geometry.directions)).ravel()))
+    return image
+
+
+def corners_ras(shape_kji, geometry: ImageGeometry) -> np.ndarray:
+    k, j, i = (np.array([-0.5, n - 0.5]) for n in shape_kji)
+    corners = np.array([[a, b, c] for a in i for b in j for c in k])
+    return geometry.ijk_to_world(corners)
+
+
+def canonical_grid(low_ras: np.ndarray, high_ras: np.ndarray, spacing: float, multiple: int = 1) -> tuple[tuple, ImageGeometry]:
+    """A canonical grid (shape KJI, geometry) covering the RAS box ``low``-``high``, each side a
+    multiple of ``multiple`` voxels."""
+    directions = np.array(CANONICAL_DIRECTIONS)
+    # Extent along each of the grid's axes (I, J, K) of the box's corners.
+    box = np.array([[x, y, z] for x in (low_ras[0], high_ras[0]) for y in (low_ras[1], high_ras[1])
+                    for z in (low_ras[2], high_ras[2])])
+    along = box @ directions  # columns: coordinate along I, J, K
+    start, stop = along.min(0), along.max(0)
+    counts = np.maximum(np.ceil((stop - start) / spacing).astype(int), 1)
+    counts = counts + (-counts) % multiple
+    centre = (start + stop) / 2
+    first = centre - (counts - 1) / 2 * spacing  # the first voxel's centre along I, J, K
+    origin = directions @ first
+    geometry = ImageGeometry((spacing,) * 3, tuple(origin), CANONICAL_DIRECTIONS)
+    return tuple(int(c) for c in counts[::-1]), geometry
+
+
+def resample(array: np.ndarray, geometry: ImageGeometry, shape_kji, target: ImageGeometry,
+             interpolation: str = "linear", default: float = 0.0) -> np.ndarray:
+    """``array`` (on ``geometry``) sampled onto the target grid through patient space."""
+    import SimpleITK as sitk
+
+    source = to_sitk(array.astype(np.float32) if interpolation == "linear" else array, geometry)
+    reference = to_sitk(np.zeros(shape_kji, dtype=np.uint8), target)
+    method = sitk.sitkLinear if interpolation == "linear" else sitk.sitkNearestNeighbor
+    result = sitk.Resample(source, reference, sitk.Transform(), method, default, source.GetPixelID())
+    return sitk.GetArrayFromImage(result)
+
+
+def resample_to_canonical(image: Image, spacing: float, interpolation: str = "linear",
+                          multiple: int = 1) -> tuple[np.ndarray, ImageGeometry]:
+    """The whole image on a canonical grid of this spacing."""
+    corners = corners_ras(image.array.shape, image.geometry)
+    shape, geometry = canonical_grid(corners.min(0), corners.max(0), spacing, multiple)
+    return resample(image.array, image.geometry, shape, geometry, interpolation), geometry
+
+
+def n4_log_bias(array: np.ndarray, geometry: ImageGeometry) -> np.ndarray:
+    """N4's log bias field (Tustison et al., IEEE TMI 2010) of a coarse image, inside an Otsu mask."""
+    import SimpleITK as sitk
+
+    image = to_sitk(np.maximum(array, 0).astype(np.float32) + 1e-3, geometry)
+    mask = sitk.OtsuThreshold(image, 0, 1, 200)
+    corrector = sitk.N4BiasFieldCorrectionImageFilter()
+    corrector.SetMaximumNumberOfIterations([20, 20, 10])
+    corrector.Execute(image, mask)
+    return sitk.GetArrayFromImage(corrector.GetLogBiasFieldAsImage(image)).astype(np.float32)
+
+
+def denoise(array: np.ndarray, geometry: ImageGeometry) -> np.ndarray:
+    """Edge-preserving smoothing (curvature flow, 3 iterations): thin cartilage keeps its edges."""
+    import SimpleITK as sitk
+
+    smoothed = sitk.CurvatureFlow(to_sitk(array.astype(np.float32), geometry), timeStep=0.0625, numberOfIterations=3)
+    return sitk.GetArrayFromImage(smoothed)

@@ -1,0 +1,1 @@
+"""Training of the knee cartilage networks (not shipped into Slicer)."""
