@@ -1,0 +1,79 @@
+"""Ship the trained knee cartilage networks: copy them into the models folder and write their entries.
+
+    python -m OrthoAILib.pipelines.knee.training.register --stage1 out/knee/stage1 --stage2 out/knee/stage2
+
+Then run ``benchmark --update-registry`` for the end-to-end figures on test knees.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+from pathlib import Path
+
+NOT_CLINICAL = "Not a medical device; not for clinical use."
+TRAINING_DATA = ("{maps} label maps: {generated} procedural knees (OrthoAILib.phantoms.knee_anatomy, seeds 0-{last}: femur, "
+                 "tibia, patella, fibula, four cartilage plates of varied thickness with thinning and focal defects, "
+                 "menisci, fluid, fat, muscle, skin; varied size, flexion, pose, left and right) and the real manual "
+                 "label map of one OAI 3D-DESS knee (pymskt, MIT licence). Images synthesised from them with random "
+                 "contrast, texture, blur, slice thickness, bias field, gamma and noise (SynthSeg approach; "
+                 "OrthoAILib.phantoms.knee_mr). No real MR image with cartilage labels was trained on.")
+
+
+def register(stage1_dir: Path, stage2_dir: Path, models_dir: Path, registry: Path) -> None:
+    from ....runtime.export import reference_path
+    from ....runtime.registry import write_registry_entry
+    from ..pipeline import PLATES_MODEL_ID, REGION_MODEL_ID
+    from ..preprocess import FINE_SPACING_MM, STAGE1_FACTOR
+    from .networks import MODEL_FILES
+
+    summaries = {}
+    for stage, folder in ((1, stage1_dir), (2, stage2_dir)):
+        summaries[stage] = json.loads((folder / "training.json").read_text())
+        for source in (folder / MODEL_FILES[stage], reference_path(folder / MODEL_FILES[stage])):
+            shutil.copy2(source, models_dir / source.name)
+    maps = summaries[2]["train_maps"]
+    training_data = TRAINING_DATA.format(maps=maps, generated=maps - 1, last=maps - 2)
+    preprocessing = ("OrthoAILib.pipelines.knee.preprocess: resampled into the canonical sagittal orientation, N4 bias "
+                     "field, normalised to the 0.5-99.5 percentiles")
+    for stage, model_id, task_labels, architecture, spacing in (
+            (1, REGION_MODEL_ID, {"0": "background", "1": "cartilage region"},
+             "residual 3-D U-Net (8-16-32-48; residual blocks with instance norm and LeakyReLU)",
+             FINE_SPACING_MM * STAGE1_FACTOR),
+            (2, PLATES_MODEL_ID, {str(i): name for i, name in enumerate(summaries[2]["classes"])},
+             "MedicalNet-style 3-D ResNet encoder (basic residual blocks 8-16-32-48, stages 3-4 dilated) with an ASPP "
+             "decoder (rates 2, 4, 8 and global context) joined with half- and full-resolution features",
+             FINE_SPACING_MM)):
+        summary = summaries[stage]
+        metrics = {"validation_dice": dict(zip(list(task_labels.values())[1:], summary["validation_dice"])),
+                   "validation": "3 held-out procedural knees (seeds 100000-100002), synthesised images; "
+                                 + ("whole knee on the 2.8 mm grid" if stage == 1 else "the cartilage crop on the 0.7 mm grid"),
+                   "best_step": summary["best_step"],
+                   "training_minutes_2core_cpu": round(summary["log"][-1]["seconds"] / 60, 1)}
+        write_registry_entry(registry, {
+            "id": model_id, "version": "1.0.0", "task": "segmentation", "file": MODEL_FILES[stage], **summary["files"],
+            "input": {"dims": 3, "channels": 1, "units": "normalised MR intensity", "array_order": "channels-first, KJI spatial",
+                      "spacing_mm": [spacing] * 3, "preprocessing": preprocessing},
+            "labels": task_labels, "architecture": architecture,
+            "licence": "Apache-2.0 (weights); training data generated here and one MIT-licensed label map",
+            "training_data": training_data, "metrics": metrics,
+            "intended_use": "Research: knee cartilage segmentation and thickness on MR. " + NOT_CLINICAL,
+        })
+
+
+def main(argv=None) -> int:
+    from ....runtime.registry import default_registry_path
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--stage1", type=Path, required=True)
+    parser.add_argument("--stage2", type=Path, required=True)
+    args = parser.parse_args(argv)
+    registry = default_registry_path()
+    register(args.stage1, args.stage2, registry.parent, registry)
+    print(f"registered in {registry}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

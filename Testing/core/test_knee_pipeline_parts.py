@@ -1,0 +1,114 @@
+"""The knee MR pipeline's parts without its trained models: the grid checks, canonical resampling,
+the multi-echo reader, MR synthesis and training samples, and the two networks' shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from OrthoAILib.errors import InputError
+from OrthoAILib.geometry import ImageGeometry
+from OrthoAILib.image import Image, ImageOrigin
+from OrthoAILib.nets.knee_cartilage import STAGE2_CLASSES, ResidualUNet3D, ResNetASPP3D
+from OrthoAILib.phantoms.knee_anatomy import make_knee
+from OrthoAILib.phantoms.knee_mr import synthesise_mr
+from OrthoAILib.pipelines.knee.grid import check_knee_grid
+from OrthoAILib.pipelines.knee.pipeline import looks_like_ct
+from OrthoAILib.pipelines.knee.preprocess import CANONICAL_DIRECTIONS, corners_ras, resample, resample_to_canonical
+
+from ..conftest import SHARED_DATA
+
+T2_SERIES = SHARED_DATA / "knee" / "pymskt" / "MESE_T2_dicom_data_anon"
+
+
+def volume(shape=(20, 30, 30), spacing=(0.5, 0.5, 1.0), array=None, directions=None, name="knee.nrrd"):
+    geometry = ImageGeometry(spacing, (0.0, 0.0, 0.0), directions or ((1.0, 0, 0), (0, 1.0, 0), (0, 0, 1.0)))
+    data = np.random.default_rng(0).random(shape).astype(np.float32) * 100 if array is None else array
+    return Image(data, geometry, ImageOrigin(name, "MR"))
+
+
+def test_the_grid_check_refuses_what_cannot_show_cartilage_and_says_why():
+    with pytest.raises(InputError, match="2-D image"):
+        check_knee_grid(volume((1, 64, 64)))
+    with pytest.raises(InputError, match="colour"):
+        check_knee_grid(Image(np.zeros((20, 30, 30, 3), np.float32), ImageGeometry(), ImageOrigin("rgb.nrrd")))
+    with pytest.raises(InputError, match="too coarse"):
+        check_knee_grid(volume(spacing=(2.5, 2.5, 3.0)))
+    with pytest.raises(InputError, match="1:8"):
+        check_knee_grid(volume(spacing=(0.4, 0.4, 3.6)))
+    assert any("coarse" in w for w in check_knee_grid(volume(spacing=(0.4, 0.4, 3.2))))  # 1:8 accepted, with a warning
+    assert any("header has none" in w for w in check_knee_grid(volume(spacing=(1.0, 1.0, 1.0))))
+    assert check_knee_grid(volume(spacing=(0.36, 0.36, 0.7))) == ()
+
+
+def test_hounsfield_units_are_recognised():
+    ct = np.full((20, 30, 30), -1000.0, np.float32)
+    ct[5:15, 5:25, 5:25] = 40
+    assert looks_like_ct(ct)
+    assert not looks_like_ct(np.abs(np.random.default_rng(0).normal(300, 100, (20, 30, 30))))
+
+
+def test_canonical_resampling_goes_there_and_back_through_patient_space():
+    k, j, i = np.meshgrid(*(np.arange(n, dtype=np.float32) for n in (24, 40, 40)), indexing="ij")
+    smooth = np.sin(i / 7) + np.cos(j / 9) + k / 10
+    axial = ((1.0, 0.0, 0.0), (0.0, -1.0, 0.0), (0.0, 0.0, -1.0))  # another acquisition plane than the canonical
+    image = volume((24, 40, 40), (0.8, 0.8, 1.5), smooth, axial)
+    canonical, geometry = resample_to_canonical(image, 0.7)
+    assert geometry.directions == tuple(tuple(r) for r in CANONICAL_DIRECTIONS)
+    low, high = corners_ras(canonical.shape, geometry).min(0), corners_ras(canonical.shape, geometry).max(0)
+    inner = corners_ras(image.array.shape, image.geometry)
+    assert np.all(low <= inner.min(0) + 1e-6) and np.all(high >= inner.max(0) - 1e-6)  # the whole input is inside
+    back = resample(canonical, geometry, image.array.shape, image.geometry)
+    core = (slice(3, -3),) * 3
+    assert np.abs(back[core] - smooth[core]).max() < 0.05
+
+
+def test_synthesis_gives_contrast_varies_with_the_seed_and_is_normalised():
+    knee = make_knee(1, shape_kji=(40, 64, 64), spacing_ijk=(1.5, 1.5, 1.5))
+    first = synthesise_mr(knee.labelmap, np.random.default_rng(3))
+    again = synthesise_mr(knee.labelmap, np.random.default_rng(3))
+    other = synthesise_mr(knee.labelmap, np.random.default_rng(4))
+    np.testing.assert_array_equal(first, again)
+    assert not np.allclose(first, other)
+    assert first.dtype == np.float32 and -0.5 < np.percentile(first, 1) and np.percentile(first, 99) < 1.5
+    means = [first[knee.labelmap == v].mean() for v in (1, 5, 13)]
+    assert np.ptp(means) > 0.05  # cartilage, bone and muscle are told apart by something
+
+
+def test_training_samples_have_the_networks_shapes():
+    from OrthoAILib.pipelines.knee.training.data import stage1_sample, stage2_sample
+
+    knee = make_knee(2, shape_kji=(80, 100, 100), spacing_ijk=(1.4, 1.4, 1.4))
+    rng = np.random.default_rng(0)
+    image, target = stage2_sample(knee.labelmap, rng, size=32)
+    assert image.shape == (1, 32, 32, 32) and target.shape == (32, 32, 32)
+    assert target.max() < len(STAGE2_CLASSES) and (target >= 1).any()
+    image, target = stage1_sample(knee.labelmap, rng)
+    assert image.shape[1:] == target.shape and all(n % 8 == 0 for n in target.shape)
+    assert set(np.unique(target)) <= {0, 1} and target.any()
+
+
+def test_the_networks_keep_the_input_grid_and_script():
+    with torch.no_grad():
+        assert ResidualUNet3D(widths=(4, 8, 16, 16))(torch.zeros(1, 1, 16, 24, 32)).shape == (1, 2, 16, 24, 32)
+        plates = ResNetASPP3D(widths=(4, 8, 8, 8), aspp_channels=8)
+        assert plates(torch.zeros(1, 1, 20, 24, 28)).shape == (1, len(STAGE2_CLASSES), 20, 24, 28)
+        scripted = torch.jit.script(plates.eval())
+        x = torch.randn(1, 1, 16, 16, 16)
+        torch.testing.assert_close(scripted(x), plates(x))
+
+
+@pytest.mark.skipif(not T2_SERIES.is_dir(), reason="needs ../shared/data/knee/pymskt (the real multi-echo T2 series)")
+def test_the_real_multi_echo_series_is_combined_and_a_missing_slice_refused():
+    from OrthoAILib.io.mr_series import read_mr
+
+    files = sorted(str(p) for p in T2_SERIES.glob("*.dcm"))
+    image, notes = read_mr(files, "MESE_T2")
+    assert image.array.shape == (24, 256, 256) and "8 echoes" in notes[0]
+    assert image.geometry.spacing[:2] == pytest.approx((0.625, 0.625)) and image.geometry.spacing[2] == pytest.approx(4.0, abs=0.01)
+    assert image.origin.modality == "MR" and float(image.array.max()) > 0
+    with pytest.raises(InputError, match="slice is missing"):
+        read_mr(files[:40] + files[48:], "gap")
+    with pytest.raises(InputError, match="different numbers of slices"):
+        read_mr(files[:-1], "short")
