@@ -101,9 +101,9 @@ def measure_image(image: Image, labels=None, reference: Optional[Image] = None, 
     return result, document
 
 
-def biomarker_rows(result: KneeBiomarkers, document: dict, label: str) -> tuple[dict, ...]:
-    status, warnings = document["status"], joined(document["warnings"])
-    rows = [{"input": label, "status": status, **row, "warnings": warnings} for row in result.csv_rows()]
+def biomarker_rows(result: Optional[KneeBiomarkers], document: dict, label: str) -> tuple[dict, ...]:
+    status, warnings = document["status"], joined(document.get("warnings", ()))
+    rows = [{"input": label, "status": status, **row, "warnings": warnings} for row in (result.csv_rows() if result else ())]
     return tuple(rows) or ({"input": label, "status": status, "warnings": warnings or "no cartilage label found"},)
 
 

@@ -23,6 +23,7 @@ from ...pipelines.base import STATUS_OK
 from ...pipelines.endoscopy.fusion import fuse, video_picture
 from ...pipelines.endoscopy.pipeline import EndoscopyResult
 from ..app import current_scene
+from ..colours import scale_colour_id
 from ..hierarchy import place_with_input
 from ..scene_edit import SceneTransaction
 from ..segmentations import SegmentSpec, segmentation_from_labelmap
@@ -30,7 +31,6 @@ from ..tables import table_from_records
 from ..volumes import geometry_of, volume_from_array
 
 LESION_SEGMENT = SegmentSpec(1, "lesion", (0.16, 1.0, 0.35))
-DEPTH_COLOUR_TABLES = ("vtkMRMLColorTableNodeFileViridis.txt", "vtkMRMLColorTableNodeRainbow")
 
 
 def frame_count(volume_node) -> int:
@@ -82,11 +82,9 @@ def _matrix(geometry) -> vtk.vtkMatrix4x4:
 
 
 def _colour_depth(node, scene) -> None:
-    display = node.GetDisplayNode()
-    for table in DEPTH_COLOUR_TABLES:
-        if scene.GetNodeByID(table) is not None:
-            display.SetAndObserveColorNodeID(table)
-            return
+    table = scale_colour_id(scene)
+    if table is not None:
+        node.GetDisplayNode().SetAndObserveColorNodeID(table)
 
 
 def depth_volume(result: EndoscopyResult, name: str, scene):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...io.pictures import colour_scale
+
 LESION_RGB = np.array([40, 255, 90], np.float32)   # green fill and outline: visible on red mucosa
 ALPHA = 0.35
 DEPTH_PNG_UNITS_PER_MM = 100  # depth.png: value = depth in hundredths of a millimetre
@@ -35,16 +37,9 @@ def depth_png_values(depth_cm: np.ndarray) -> np.ndarray:
     return np.clip(np.round(np.nan_to_num(depth_cm) * 10 * DEPTH_PNG_UNITS_PER_MM), 0, 65535).astype(np.uint16)
 
 
-_MAP = np.array([[48, 18, 59], [70, 134, 251], [27, 229, 181], [164, 252, 60], [251, 185, 56], [227, 68, 10],
-                 [122, 4, 3]], np.float32)  # a perceptually ordered map, near (dark blue) to far (dark red)
-
-
 def depth_colour(depth_cm: np.ndarray, field: np.ndarray) -> np.ndarray:
     """Depth in colour, scaled between the 2nd and 98th percentile inside the field; black outside it."""
     values = depth_cm[field] if field.any() else depth_cm.ravel()
     low, high = np.percentile(values, [2, 98]) if values.size else (0.0, 1.0)
-    t = np.clip((depth_cm - low) / max(high - low, 1e-6), 0, 1) * (len(_MAP) - 1)
-    index = np.minimum(t.astype(int), len(_MAP) - 2)
-    frac = (t - index)[..., None]
-    rgb = _MAP[index] * (1 - frac) + _MAP[index + 1] * frac
+    rgb = colour_scale((depth_cm - low) / max(high - low, 1e-6))  # near dark blue, far dark red
     return (rgb * field[..., None]).astype(np.uint8)
