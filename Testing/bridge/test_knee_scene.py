@@ -67,7 +67,7 @@ def test_an_existing_labelmap_node_is_measured_without_the_network(scene, knee, 
 
     node = labelmap_node(scene, knee)
     original = np.array(__import__("slicer").util.arrayFromVolume(node), copy=True)
-    document, nodes = measure_labelmap_node(node, {"femoral": (1,), "tibial": (2, 3), "patellar": (4,)})
+    document, nodes, _ = measure_labelmap_node(node, {"femoral": (1,), "tibial": (2, 3), "patellar": (4,)})
     assert document["status"] == "ok" and set(nodes.models) == {"femoral", "tibial", "patellar"}
     assert nodes.segmentation.GetSegmentation().GetNumberOfSegments() == 3
     np.testing.assert_array_equal(__import__("slicer").util.arrayFromVolume(node), original)  # input untouched
@@ -81,7 +81,7 @@ def test_a_labelmap_without_cartilage_adds_nothing(scene, knee):
 
     node = labelmap_node(scene, knee)
     before = scene_node_ids(scene)
-    document, nodes = measure_labelmap_node(node, {"femoral": (99,)})
+    document, nodes, _ = measure_labelmap_node(node, {"femoral": (99,)})
     assert document["status"] == "no_cartilage" and nodes is None
     assert scene_node_ids(scene) == before
 

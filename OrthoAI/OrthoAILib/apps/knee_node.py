@@ -26,7 +26,7 @@ def _labelmap_image(node) -> Image:
 
 def segment_volume_node(volume_node, pipeline=None, reference_node=None, baseline: Optional[dict] = None,
                         progress=None, cancel=None):
-    """``(document, KneeNodes or None when refused)`` for an MR volume node."""
+    """``(document, KneeNodes or None when refused, biomarkers or None)`` for an MR volume node."""
     from ..mrml.knee.scene import add_knee_results
     from ..mrml.volumes import image_from_volume
 
@@ -35,17 +35,17 @@ def segment_volume_node(volume_node, pipeline=None, reference_node=None, baselin
     result, biomarkers, document = segment_and_measure(image, pipeline, reference, baseline,
                                                        progress=progress, cancel=cancel)
     if biomarkers is None:
-        return document, None
+        return document, None, None
     nodes = add_knee_results(volume_node.GetName(), image.geometry, biomarkers, result.labelmap,
                              [(name, values[0]) for name, values in DEFAULT_LABELS.items()], volume_node,
                              table_rows=list(biomarker_rows(biomarkers, document, volume_node.GetName())))
-    return document, nodes
+    return document, nodes, biomarkers
 
 
 def measure_labelmap_node(labelmap_node, labels=None, reference_node=None, baseline: Optional[dict] = None,
                           reference_volume=None, progress=None, cancel=None):
-    """``(document, KneeNodes or None when no plate was found)`` for an existing labelmap node (no
-    network). ``labels``: plate -> label values (the default is 1-4)."""
+    """``(document, KneeNodes or None when no plate was found, biomarkers)`` for an existing labelmap
+    node (no network). ``labels``: plate -> label values (the default is 1-4)."""
     from ..mrml.knee.scene import add_knee_results
 
     labels = dict(labels or DEFAULT_LABELS)
@@ -53,7 +53,7 @@ def measure_labelmap_node(labelmap_node, labels=None, reference_node=None, basel
     reference = _labelmap_image(reference_node) if reference_node is not None else None
     biomarkers, document = measure_image(image, labels, reference, baseline, progress=progress, cancel=cancel)
     if document["status"] == STATUS_NO_CARTILAGE:
-        return document, None
+        return document, None, biomarkers
     # One value per plate in the segmentation (a plate made of several values shows as one segment).
     merged = np.zeros(image.array.shape, dtype=np.int32)
     plates = []
@@ -63,7 +63,7 @@ def measure_labelmap_node(labelmap_node, labels=None, reference_node=None, basel
     nodes = add_knee_results(labelmap_node.GetName(), image.geometry, biomarkers, merged, plates,
                              reference_volume or labelmap_node,
                              table_rows=list(biomarker_rows(biomarkers, document, labelmap_node.GetName())))
-    return document, nodes
+    return document, nodes, biomarkers
 
 
 def export_report(document: dict, biomarkers, folder: str | Path, name: str) -> list[Path]:
