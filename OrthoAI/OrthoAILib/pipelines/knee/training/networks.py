@@ -81,7 +81,7 @@ def evaluate(net, cases, classes: int) -> list[float]:
 
 
 def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float = 2e-3, batch_size: int = 2,
-          validate_every: int = 100, resume: bool = False, seed: int = 0) -> dict:
+          validate_every: int = 100, resume: bool = False, seed: int = 0, export_only: bool = False) -> dict:
     import torch
 
     from ....nets.knee_cartilage import STAGE2_CLASSES, ResidualUNet3D, ResNetASPP3D
@@ -98,13 +98,15 @@ def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float
     cases = validation_cases(labels_dir, stage)
     optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
     # The schedule runs over an estimated step count, refined after the first validation.
-    run = resume_run(out_dir, net, optimiser, None) if resume else RunState()
+    run = resume_run(out_dir, net, optimiser, None) if resume or export_only else RunState()
+    if export_only:  # ship the best so far of a run that is still going (its checkpoint holds the log)
+        minutes = 0
     log, best = run.log, run.best
     step = log[-1]["step"] if log else 0
     budget = minutes * 60
     started = time.time() - (log[-1]["seconds"] if log else 0)
     losses = []
-    while time.time() - started < budget:
+    while not export_only and time.time() - started < budget:
         fraction = min((time.time() - started) / budget, 1.0)
         for group in optimiser.param_groups:
             group["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * fraction)))
@@ -152,9 +154,10 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--validate-every", type=int, default=100)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--export-only", action="store_true", help="export the best weights so far and stop")
     args = parser.parse_args(argv)
     summary = train(args.stage, args.labels, args.out_dir, args.minutes, args.lr, validate_every=args.validate_every,
-                    resume=args.resume)
+                    resume=args.resume, export_only=args.export_only)
     print(json.dumps({k: v for k, v in summary.items() if k != "log"}, indent=2))
     return 0
 
