@@ -197,14 +197,16 @@ class KneeCartilagePipeline:
         box_shape = tuple(int(h - l) for l, h in zip(low, high))
         box_origin = image.geometry.ijk_to_world(low[::-1].astype(float))
         box_geometry = ImageGeometry(image.geometry.spacing, tuple(box_origin), image.geometry.directions)
+        # Bones are not output: the most probable of background and bones stands for "not cartilage"
+        # (the same winner as all eight classes competing, with three resamplings fewer).
+        classes = np.concatenate([np.maximum(probabilities[:1], probabilities[5:].max(0, keepdims=True)), probabilities[1:5]])
         best = np.zeros(box_shape, dtype=np.float32)
         labels = np.zeros(box_shape, dtype=np.uint8)
-        # Only cartilage and background are written; bones compete for the voxel but are not output.
-        for channel in range(probabilities.shape[0]):
-            sampled = resample(probabilities[channel], fine_geometry, box_shape, box_geometry, default=1.0 if channel == 0 else 0.0)
+        for channel in range(classes.shape[0]):
+            sampled = resample(classes[channel], fine_geometry, box_shape, box_geometry, default=1.0 if channel == 0 else 0.0)
             better = sampled > best
             best = np.where(better, sampled, best)
-            labels = np.where(better, channel if 1 <= channel <= 4 else 0, labels).astype(np.uint8)
+            labels[better] = channel
         min_voxels = int(np.ceil(options.min_island_mm3 / float(np.prod(image.true_spacing_ijk))))
         for value in (1, 2, 3, 4):
             plate = labels == value

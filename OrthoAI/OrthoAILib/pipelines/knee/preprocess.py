@@ -72,12 +72,27 @@ def resample(array: np.ndarray, geometry: ImageGeometry, shape_kji, target: Imag
     return sitk.GetArrayFromImage(result)
 
 
+def binned(array: np.ndarray, geometry: ImageGeometry, spacing: float) -> tuple[np.ndarray, ImageGeometry]:
+    """Averaged over whole blocks of voxels towards ``spacing`` (anti-aliasing before a coarser grid:
+    a 0.36 mm image sampled every 2.8 mm would keep single noisy voxels)."""
+    import SimpleITK as sitk
+
+    factors = [max(1, int(spacing / s)) for s in geometry.spacing]  # I, J, K
+    if max(factors) == 1:
+        return array, geometry
+    shrunk = sitk.BinShrink(to_sitk(array.astype(np.float32), geometry), factors)
+    directions = _LPS @ np.asarray(shrunk.GetDirection()).reshape(3, 3)
+    return (sitk.GetArrayFromImage(shrunk),
+            ImageGeometry(tuple(shrunk.GetSpacing()), tuple(_LPS @ np.asarray(shrunk.GetOrigin())), tuple(map(tuple, directions))))
+
+
 def resample_to_canonical(image: Image, spacing: float, interpolation: str = "linear",
                           multiple: int = 1) -> tuple[np.ndarray, ImageGeometry]:
-    """The whole image on a canonical grid of this spacing."""
+    """The whole image on a canonical grid of this spacing (intensities block-averaged first)."""
     corners = corners_ras(image.array.shape, image.geometry)
     shape, geometry = canonical_grid(corners.min(0), corners.max(0), spacing, multiple)
-    return resample(image.array, image.geometry, shape, geometry, interpolation), geometry
+    array, source = (image.array, image.geometry) if interpolation != "linear" else binned(image.array, image.geometry, spacing)
+    return resample(array, source, shape, geometry, interpolation), geometry
 
 
 def n4_log_bias(array: np.ndarray, geometry: ImageGeometry) -> np.ndarray:
