@@ -36,3 +36,19 @@ def save_run(out_dir: Path, net, optimiser, schedule, epoch: int, log: list, bes
 
     torch.save({"net": net.state_dict(), "optimiser": optimiser.state_dict(), "schedule": None if schedule is None else schedule.state_dict(),
                 "epoch": epoch, "log": log, "best": best}, out_dir / CHECKPOINT_FILE)
+
+
+def record(out_dir: Path, net, optimiser, schedule, index: int, log: list, entry: dict, score: float, best: float) -> float:
+    """End of an epoch (or validation round): log ``entry`` (printed as one JSON line), keep the
+    weights as ``best.pt`` when ``score`` beats ``best``, checkpoint the run. Returns the new best."""
+    import json
+
+    import torch
+
+    log.append(entry)
+    print(json.dumps(entry), flush=True)
+    if score > best:
+        best = score
+        torch.save(net.state_dict(), out_dir / "best.pt")
+    save_run(out_dir, net, optimiser, schedule, index, log, best)
+    return best

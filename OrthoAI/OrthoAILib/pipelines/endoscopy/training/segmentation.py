@@ -111,7 +111,7 @@ def train(out_dir: Path, epochs: int, depth_model: Path | None, batch_size: int 
 
     from ....nets.depth_guided_seg import DepthGuidedSegNet
     from ....runtime.export import export_torchscript
-    from ...training.checkpoint import RunState, resume_run, save_run
+    from ...training.checkpoint import RunState, record, resume_run
     from .polyps import grid_case, polyp_cases, split
 
     torch.manual_seed(seed)
@@ -148,13 +148,9 @@ def train(out_dir: Path, epochs: int, depth_model: Path | None, batch_size: int 
             losses.append(loss.item())
         scores = {source: evaluate(net, depth_net, *data) for source, data in val_sets.items()}
         mean_dice = float(np.mean([s["dice"] for s in scores.values()]))
-        log.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 4), "validation": scores,
-                    "minutes": round((time.time() - started) / 60, 1)})
-        print(json.dumps(log[-1]), flush=True)
-        if mean_dice > best:
-            best = mean_dice
-            torch.save(net.state_dict(), out_dir / "best.pt")
-        save_run(out_dir, net, optimiser, schedule, epoch, log, best)
+        entry = {"epoch": epoch, "loss": round(float(np.mean(losses)), 4), "validation": scores,
+                 "minutes": round((time.time() - started) / 60, 1)}
+        best = record(out_dir, net, optimiser, schedule, epoch, log, entry, mean_dice, best)
     net.load_state_dict(torch.load(out_dir / "best.pt"))
     x = torch.from_numpy(val_sets["kvasir"][0][:2])
     files = export_torchscript(net.eval(), out_dir / MODEL_FILE, {"forward": [x, depth_for(depth_net, x)]},

@@ -66,7 +66,7 @@ def train(out_dir: Path, epochs: int, batch_size: int = 8, lr: float = 3e-3, res
 
     from ....nets.unet2d import UNet2d
     from ....runtime.export import export_torchscript
-    from ...training.checkpoint import RunState, resume_run, save_run
+    from ...training.checkpoint import RunState, record, resume_run
     from .hc18 import hc18_cases, split
 
     torch.manual_seed(seed)
@@ -101,13 +101,9 @@ def train(out_dir: Path, epochs: int, batch_size: int = 8, lr: float = 3e-3, res
             schedule.step()
             losses.append(loss.item())
         dice = validation_dice(net, val_x, val_y)
-        log.append({"epoch": epoch, "loss": round(float(np.mean(losses)), 4), "val_dice": round(dice, 4),
-                    "minutes": round((time.time() - started) / 60, 1)})
-        print(json.dumps(log[-1]), flush=True)
-        if dice > best:
-            best = dice
-            torch.save(net.state_dict(), out_dir / "best.pt")
-        save_run(out_dir, net, optimiser, schedule, epoch, log, best)
+        entry = {"epoch": epoch, "loss": round(float(np.mean(losses)), 4), "val_dice": round(dice, 4),
+                 "minutes": round((time.time() - started) / 60, 1)}
+        best = record(out_dir, net, optimiser, schedule, epoch, log, entry, dice, best)
     net.load_state_dict(torch.load(out_dir / "best.pt"))
     files = export_torchscript(net.eval(), out_dir / MODEL_FILE, {"forward": [torch.from_numpy(val_x[:2])]},
                                atol=2e-3, rtol=1e-3)

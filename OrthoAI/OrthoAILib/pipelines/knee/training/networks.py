@@ -86,7 +86,7 @@ def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float
 
     from ....nets.knee_cartilage import STAGE2_CLASSES, ResidualUNet3D, ResNetASPP3D
     from ....runtime.export import export_torchscript
-    from ...training.checkpoint import RunState, resume_run, save_run
+    from ...training.checkpoint import RunState, record, resume_run
     from .data import REAL_NAME, load_maps, stage1_sample, stage2_sample
 
     torch.manual_seed(seed)
@@ -126,14 +126,10 @@ def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float
         if step % validate_every == 0 or time.time() - started >= budget:
             scores = evaluate(net, cases, classes)
             mean = float(np.mean(scores[:4] if stage == 2 else scores))  # stage 2: the cartilage plates count
-            log.append({"step": step, "loss": round(float(np.mean(losses)), 4), "dice": scores,
-                        "seconds": round(time.time() - started, 1)})
+            entry = {"step": step, "loss": round(float(np.mean(losses)), 4), "dice": scores,
+                     "seconds": round(time.time() - started, 1)}
+            best = record(out_dir, net, optimiser, None, step, log, entry, mean, best)
             losses = []
-            print(json.dumps(log[-1]), flush=True)
-            if mean > best:
-                best = mean
-                torch.save(net.state_dict(), out_dir / "best.pt")
-            save_run(out_dir, net, optimiser, None, step, log, best)
     net.load_state_dict(torch.load(out_dir / "best.pt"))
     example = torch.from_numpy(np.ascontiguousarray(cases[0][0][None, :, :32, :32, :32]))  # small: the reference file ships
     files = export_torchscript(net.eval(), out_dir / MODEL_FILES[stage], {"forward": [example]}, atol=2e-3, rtol=2e-3)
