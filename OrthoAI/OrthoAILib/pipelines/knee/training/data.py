@@ -74,14 +74,15 @@ def _rotation(rng: np.random.Generator, degrees: float) -> np.ndarray:
 
 def stage2_sample(labels: np.ndarray, rng: np.random.Generator, size: int = 48, real: bool = False):
     """(image 1×S×S×S float32, target S×S×S int64): a patch turned up to 15°, scaled 0.85-1.15,
-    centred on cartilage four times in five."""
+    centred on cartilage (a plate chosen at random, then a voxel of it) four times in five."""
     from scipy import ndimage
 
     from ....phantoms.knee_mr import synthesise_mr
 
-    if rng.random() < 0.8:
-        cartilage = np.flatnonzero((labels >= 1) & (labels <= 4))
-        centre = np.array(np.unravel_index(cartilage[rng.integers(cartilage.size)], labels.shape), float)
+    plates = [value for value in (1, 2, 3, 4) if (labels == value).any()]
+    if rng.random() < 0.8 and plates:  # each plate as often as the others: the small ones are learnt too
+        voxels = np.flatnonzero(labels == plates[rng.integers(len(plates))])
+        centre = np.array(np.unravel_index(voxels[rng.integers(voxels.size)], labels.shape), float)
         centre += rng.normal(0, 6, 3)
     else:
         centre = rng.uniform([size / 2] * 3, np.array(labels.shape) - size / 2)

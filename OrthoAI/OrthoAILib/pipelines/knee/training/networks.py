@@ -4,8 +4,9 @@
     python -m OrthoAILib.pipelines.knee.training.networks --stage 2 --labels out/knee/labels --out-dir out/knee/stage2 --minutes 60
 
 Stage 1 (residual U-Net, 2.8 mm): cartilage region or not, on whole knees. Stage 2 (3-D ResNet +
-ASPP, 0.7 mm): background, the four cartilage plates and three bones, on 48³ patches. Loss: cross
-entropy plus soft Dice over the foreground classes (equal weights). AdamW with a cosine schedule over
+ASPP, 0.7 mm): background, the four cartilage plates and three bones, on 48³ patches centred on each
+plate equally often. Loss: cross entropy plus soft Dice over the foreground classes present in the
+batch (equal weights). AdamW with a cosine schedule over
 the time budget; validated on the held-out knees (disjoint seeds) by Dice per class; the best is
 exported as TorchScript with reference outputs, checkpoints every validation (``--resume``).
 """
@@ -31,9 +32,15 @@ def dice_ce_loss(logits, target, classes: int):
     one_hot = F.one_hot(target, classes).permute(0, 4, 1, 2, 3).float()
     dims = (0, 2, 3, 4)
     intersection = (probability * one_hot).sum(dims)
-    total = probability.sum(dims) + one_hot.sum(dims)
+    present = one_hot.sum(dims)
+    total = probability.sum(dims) + present
     dice = (2 * intersection + 1) / (total + 1)
-    return ce + (1 - dice[1:]).mean()
+    # Only the foreground classes in this batch: a class absent from a patch would otherwise be
+    # pushed to zero everywhere, and small plates are absent from most patches.
+    foreground = present[1:] > 0
+    if not bool(foreground.any()):
+        return ce
+    return ce + (1 - dice[1:][foreground]).mean()
 
 
 def dice_per_class(predicted: np.ndarray, truth: np.ndarray, classes: int) -> list[float]:
