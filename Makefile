@@ -56,6 +56,7 @@ bench: $(STAMP)
 	$(BIN)/python Testing/benchmarks/bench_fetal_pipeline.py
 	$(BIN)/python Testing/benchmarks/bench_fetal_server.py
 	$(BIN)/python Testing/benchmarks/bench_endoscopy_pipeline.py
+	$(BIN)/python -m OrthoAILib.pipelines.knee.training.benchmark --knees 4
 	$(BIN)/orthoai hip-benchmark --cases 200
 
 clean:

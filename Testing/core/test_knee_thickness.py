@@ -92,3 +92,15 @@ def test_an_empty_mask_and_a_speck_give_no_points():
     speck = np.zeros((10, 10, 10), bool)
     speck[5, 5, 5] = True
     assert thickness_map(speck, SPACING_KJI).statistics()["mean"] is None
+
+
+def test_the_thickness_file_round_trips(tmp_path):
+    from OrthoAILib.io.surface_vtk import read_polydata, write_polydata
+
+    surface = thickness_map(flat_plate(2.5, 30), SPACING_KJI)
+    path = write_polydata(tmp_path / "plate.vtk", surface.vertices, surface.faces, {"thickness_mm": surface.thickness})
+    assert b"SPACE=LPS" in path.read_bytes()[:200]
+    vertices, faces, scalars = read_polydata(path)
+    np.testing.assert_allclose(vertices, surface.vertices, atol=1e-3)  # float32 in the file
+    np.testing.assert_array_equal(faces, surface.faces)
+    np.testing.assert_allclose(scalars["thickness_mm"], surface.thickness, atol=1e-5, equal_nan=True)
