@@ -80,6 +80,14 @@ def read_baseline(path: str | Path) -> dict:
     return document
 
 
+def check_reference_and_baseline(reference: Optional[str], baseline: Optional[str]) -> None:
+    """Before any case: the reference labelmap exists and the baseline is a biomarkers JSON."""
+    if reference is not None and not Path(reference).is_file():
+        raise InputError(f"--reference {reference}: no such file.")
+    if baseline is not None:
+        read_baseline(baseline)
+
+
 def measure_image(image: Image, labels=None, reference: Optional[Image] = None, baseline: Optional[dict] = None,
                   progress=None, cancel=None, what: str = "labelmap") -> tuple[KneeBiomarkers, dict]:
     """Biomarkers of a labelmap image and their JSON document (status, geometry, change, warnings)."""
@@ -131,10 +139,7 @@ class KneeBiomarkersJob(BatchJob):
     volumetric = True
 
     def validate(self) -> None:
-        if self.reference is not None and not Path(self.reference).is_file():
-            raise InputError(f"--reference {self.reference}: no such file.")
-        if self.baseline is not None:
-            read_baseline(self.baseline)
+        check_reference_and_baseline(self.reference, self.baseline)
 
     def process(self, case: CaseInput, staging: Path) -> CaseOutcome:
         from ..io.volume import read_labelmap
@@ -176,7 +181,8 @@ class KneeJob(BatchJob):
     suffixes = VOLUME_SUFFIXES
     volumetric = True
 
-    validate = KneeBiomarkersJob.validate
+    def validate(self) -> None:
+        check_reference_and_baseline(self.reference, self.baseline)
 
     def prepare(self) -> None:
         shared_pipeline(self.force_cpu)
