@@ -41,6 +41,11 @@ def test_results_become_segments_models_and_a_table(scene, knee):
     segmentation = nodes.segmentation.GetSegmentation()
     assert [segmentation.GetNthSegment(i).GetName() for i in range(segmentation.GetNumberOfSegments())] == \
         ["femoral cartilage", "medial tibial cartilage", "lateral tibial cartilage", "patellar cartilage"]
+    import vtk
+
+    terminology = vtk.reference("")
+    assert segmentation.GetNthSegment(0).GetTag("TerminologyEntry", terminology)
+    assert "SCT^309312004^Cartilage" in str(terminology) and "SCT^72696002^Knee" in str(terminology)
     assert set(nodes.models) == set(DEFAULT_LABELS)
     model = nodes.models["femoral"]
     values = vtk_to_numpy(model.GetPolyData().GetPointData().GetArray(THICKNESS_ARRAY))

@@ -20,6 +20,7 @@ class SegmentSpec:
     value: int  # label value in the labelmap
     name: str
     color: tuple[float, float, float]  # RGB in 0..1
+    terminology: str = ""  # Slicer's "TerminologyEntry" tag (see pipelines' terminology codes), or none
 
 
 def segmentation_from_labelmap(labelmap: np.ndarray, geometry: ImageGeometry, segments: Sequence[SegmentSpec],
@@ -47,6 +48,8 @@ def segmentation_from_labelmap(labelmap: np.ndarray, geometry: ImageGeometry, se
         segmentation = segmentation_node.GetSegmentation()
         for spec in segments:
             segment_id = segmentation.AddEmptySegment(spec.name, spec.name, list(spec.color))
+            if spec.terminology:
+                segmentation.GetSegment(segment_id).SetTag("TerminologyEntry", spec.terminology)
             mask = (labelmap == spec.value).astype(np.uint8)
             if mask.any():
                 slicer.util.updateSegmentBinaryLabelmapFromArray(mask, segmentation_node, segment_id, carrier)

@@ -16,7 +16,7 @@ from vtk.util.numpy_support import numpy_to_vtk, numpy_to_vtkIdTypeArray
 
 from ...geometry import ImageGeometry
 from ...pipelines.knee.biomarkers import KneeBiomarkers
-from ...pipelines.knee.plates import PLATE_COLOURS, PLATE_TITLES
+from ...pipelines.knee.plates import CARTILAGE_TERMINOLOGY, PLATE_COLOURS, PLATE_TITLES
 from ..app import current_scene
 from ..colours import scale_colour_id
 from ..hierarchy import place_with_input
@@ -37,8 +37,8 @@ class KneeNodes:
 
 def plate_segments(plates) -> list[SegmentSpec]:
     """Segments for plates given as (name, label value) pairs."""
-    return [SegmentSpec(value, PLATE_TITLES.get(name, name), PLATE_COLOURS.get(name, (0.8, 0.8, 0.8)))
-            for name, value in plates]
+    return [SegmentSpec(value, PLATE_TITLES.get(name, name), PLATE_COLOURS.get(name, (0.8, 0.8, 0.8)),
+                        CARTILAGE_TERMINOLOGY) for name, value in plates]
 
 
 def thickness_polydata(vertices: np.ndarray, faces: np.ndarray, thickness: np.ndarray) -> vtk.vtkPolyData:

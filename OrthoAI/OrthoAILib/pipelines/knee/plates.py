@@ -18,6 +18,11 @@ PLATE_TITLES = {"femoral": "femoral cartilage", "tibial_medial": "medial tibial 
 PLATE_COLOURS = {"femoral": (0.36, 0.69, 0.91), "tibial_medial": (0.93, 0.55, 0.26),
                  "tibial_lateral": (0.98, 0.78, 0.30), "tibial": (0.93, 0.55, 0.26), "patellar": (0.55, 0.82, 0.44)}
 SPEC_EXAMPLE = "femoral=1,tibial_medial=2,tibial_lateral=3,patellar=4"
+# Slicer's terminology of a segment: category Tissue, type Cartilage (3D Slicer General Anatomy list,
+# SNOMED CT 309312004), anatomic region Knee (DICOM CID 4031, SNOMED CT 72696002). The plate is in
+# the segment's name; the terminology says what tissue and where, as DICOM SEG export needs.
+CARTILAGE_TERMINOLOGY = ("Segmentation category and type - 3D Slicer General Anatomy list~SCT^85756007^Tissue"
+                         "~SCT^309312004^Cartilage~^^~Anatomic codes - DICOM master list~SCT^72696002^Knee~^^")
 
 
 def parse_label_spec(text: str) -> dict[str, tuple[int, ...]]:
