@@ -27,11 +27,12 @@ from ..pipelines.base import STATUS_OK, geometry_json, joined
 from ..pipelines.knee.biomarkers import (BIOMARKER_COLUMNS, KneeBiomarkers, check_same_grid, measure_labelmap,
                                          thickness_change)
 from ..pipelines.knee.grid import check_knee_grid
-from ..pipelines.knee.pipeline import KneeCartilagePipeline, KneeOptions, KneeResult
+from ..pipelines.knee.pipeline import STATUS_NO_CARTILAGE, KneeCartilagePipeline, KneeOptions, KneeResult
 from ..pipelines.knee.plates import DEFAULT_LABELS
 from .jobs import BatchJob, CaseInput, CaseOutcome, pipeline_status
 
-STATUS_NO_CARTILAGE = "no_cartilage"
+CSV_COLUMNS = ("input", "status") + BIOMARKER_COLUMNS + ("warnings",)
+VOLUME_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd", ".dcm")
 _pipelines: dict[str, KneeCartilagePipeline] = {}
 
 
@@ -60,10 +61,9 @@ def segment_and_measure(image: Image, pipeline: Optional[KneeCartilagePipeline] 
                                          progress=scaled(progress, 0.7, 1.0), cancel=cancel, what="volume")
     document.update({"status": result.status, "message": result.message, "reading": list(notes),
                      "timings_s": result.timings_s,
-                     "cartilage_region_ras_mm": result.to_json().get("cartilage_region_ras_mm")})
+                     "cartilage_region_ras_mm": result.to_json().get("cartilage_region_ras_mm"),
+                     "warnings": list(dict.fromkeys(list(result.warnings) + document["warnings"]))})
     return result, biomarkers, document
-CSV_COLUMNS = ("input", "status") + BIOMARKER_COLUMNS + ("warnings",)
-VOLUME_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd", ".dcm")
 
 
 def read_baseline(path: str | Path) -> dict:
