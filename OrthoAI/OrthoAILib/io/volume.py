@@ -57,6 +57,24 @@ def _check_size(paths: Sequence[str], name: str) -> None:
                          "crop or resample it first.")
 
 
+def _check_gzip_complete(paths: Sequence[str], name: str) -> None:
+    """A gzip-compressed file (``.nii.gz``, ``.nrrd`` with a ``.gz`` data file) cut short still reads
+    in ITK, filled with zeros where the data stopped. Read the stream to its end marker first."""
+    import gzip
+    import zlib
+
+    for path in paths:
+        if not str(path).lower().endswith(".gz"):
+            continue
+        try:
+            with gzip.open(path, "rb") as stream:
+                while stream.read(16 * 1024 * 1024):
+                    pass
+        except (EOFError, OSError, zlib.error):
+            raise InputError(f"{name}: the compressed file is truncated or damaged ({Path(path).name} ends before its "
+                             "data does); copy or export it again.") from None
+
+
 def read_volume(paths: Sequence[str | Path], name: str = "", modality: str = "") -> Image:
     """One volume file, or the files of one DICOM series (in slice order), as a float32 ``Image``."""
     paths = [str(p) for p in paths]
@@ -69,6 +87,7 @@ def read_volume(paths: Sequence[str | Path], name: str = "", modality: str = "")
     sitk.ProcessObject.SetGlobalWarningDisplay(False)  # ITK prints slice-spacing notes to stderr; not for users
     try:
         _check_size(paths, name)
+        _check_gzip_complete(paths, name)
         image = _reader(paths).Execute()
     except RuntimeError as error:
         raise InputError(f"{name} could not be read as a volume ({str(error).strip().splitlines()[-1]}).") from None
