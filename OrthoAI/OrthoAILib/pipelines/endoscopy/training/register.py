@@ -1,7 +1,7 @@
 """Ship the trained endoscopy models: copy them into the models folder and write their entries.
 
-    python -m OrthoAILib.pipelines.endoscopy.training.register --depth out/endo/depth --segmenter out/endo/seg \\
-        --ablation out/endo/seg-nodepth
+    python -m OrthoAILib.pipelines.endoscopy.training.register --depth out/endo/depth --segmenter out/endo/seg2 \\
+        --ablation out/endo/seg-nodepth --same-budget out/endo/seg
 
 Reads each training folder's ``training.json``, copies the TorchScript file and its reference
 outputs, runs the SimCol3D check on the depth network and writes the registry entries (model cards).
@@ -30,7 +30,10 @@ def _copy(training_dir: Path, models_dir: Path, file_name: str) -> dict:
     return summary
 
 
-def register(depth_dir: Path, segmenter_dir: Path, ablation_dir: Path, models_dir: Path, registry: Path) -> None:
+def register(depth_dir: Path, segmenter_dir: Path, ablation_dir: Path, models_dir: Path, registry: Path,
+             same_budget_dir: Path | None = None) -> None:
+    """``same_budget_dir``: when the shipped segmenter trained longer than the ablation (a run continued
+    with ``--init``), the depth-guided run of the ablation's budget, so the comparison stays fair."""
     import torch
 
     from ....runtime.registry import write_registry_entry
@@ -43,6 +46,9 @@ def register(depth_dir: Path, segmenter_dir: Path, ablation_dir: Path, models_di
     depth = _copy(depth_dir, models_dir, DEPTH_FILE)
     seg = _copy(segmenter_dir, models_dir, SEG_FILE)
     ablation = json.loads((ablation_dir / "training.json").read_text())
+    same_budget = json.loads((same_budget_dir / "training.json").read_text()) if same_budget_dir else seg
+    epochs = {"shipped": len(seg["log"]) + (len(same_budget["log"]) if same_budget_dir else 0),
+              "ablation_pair_each": len(ablation["log"])}
     simcol_figures = simcol(torch.jit.load(str(models_dir / DEPTH_FILE)).eval())
     write_registry_entry(registry, {
         "id": DEPTH_ID, "version": "1.0.0", "task": "depth", "file": DEPTH_FILE, **depth["files"],
@@ -72,10 +78,14 @@ def register(depth_dir: Path, segmenter_dir: Path, ablation_dir: Path, models_di
         "licence": "Apache-2.0 (weights); training data for research and education use only",
         "training_data": POLYPS.format(**seg["train_sources"]) + ". Augmented by flips, rotations, scale, crops, colour, "
                          "gamma and blur. No pretrained weights.",
-        "metrics": {"validation_network_grid": seg["validation"], "best_epoch": seg["best_epoch"],
-                    "ablation_without_depth_network_grid": ablation["validation"],
-                    "ablation_note": "the same network and schedule without the depth branch (training/segmentation.py "
-                                     "--no-depth); frame-level figures of both under validation_frames"},
+        "metrics": {"validation_network_grid": seg["validation"], "best_epoch": seg["best_epoch"], "epochs": epochs,
+                    "ablation_same_budget_network_grid": {"depth_guided": same_budget["validation"],
+                                                          "without_depth": ablation["validation"]},
+                    "ablation_note": "the same network and schedule with and without the depth branch "
+                                     "(training/segmentation.py --no-depth), each trained for the same epochs; "
+                                     + ("the shipped segmenter then continued from the depth-guided weights "
+                                        "(--init). " if same_budget_dir else "")
+                                     + "Frame-level figures under validation_frames"},
         "intended_use": "Research on polyp segmentation in colonoscopy frames. " + NOT_CLINICAL,
     })
 
@@ -87,11 +97,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depth", type=Path, required=True)
     parser.add_argument("--segmenter", type=Path, required=True)
     parser.add_argument("--ablation", type=Path, required=True)
+    parser.add_argument("--same-budget", type=Path, default=None,
+                        help="the depth-guided run with the ablation's budget, when --segmenter trained longer")
     parser.add_argument("--models-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     models_dir = args.models_dir or shipped_models_dir()
     register(args.depth, args.segmenter, args.ablation, models_dir,
-             models_dir / "Models.json" if args.models_dir else default_registry_path())
+             models_dir / "Models.json" if args.models_dir else default_registry_path(), args.same_budget)
     return 0
 
 
