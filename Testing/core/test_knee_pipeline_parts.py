@@ -112,3 +112,23 @@ def test_the_real_multi_echo_series_is_combined_and_a_missing_slice_refused():
         read_mr(files[:40] + files[48:], "gap")
     with pytest.raises(InputError, match="different numbers of slices"):
         read_mr(files[:-1], "short")
+
+
+def test_the_tibial_plates_get_one_side_each():
+    from OrthoAILib.pipelines.knee.pipeline import tibial_sides
+
+    probabilities = np.zeros((8, 80, 20, 20), np.float32)
+    probabilities[0] = 1.0
+    for k0, medial_bias in ((10, 0.1), (55, -0.1)):  # two plates across the knee, both called lateral
+        block = (slice(k0, k0 + 15), slice(5, 8), slice(5, 15))
+        probabilities[0][block] = 0.0
+        probabilities[3][block] = 0.55 - medial_bias / 2
+        probabilities[2][block] = 0.45 + medial_bias / 2
+    labels = tibial_sides(probabilities).argmax(0)
+    assert (labels[10:25, 5:8, 5:15] == 2).all()  # the more medial-looking group becomes medial
+    assert (labels[55:70, 5:8, 5:15] == 3).all()
+    assert (labels == 0).sum() == labels.size - 2 * 15 * 3 * 10
+    one_plate = np.zeros_like(probabilities)
+    one_plate[0] = 1.0
+    one_plate[0, 10:25, 5:8, 5:15], one_plate[3, 10:25, 5:8, 5:15] = 0.0, 1.0
+    np.testing.assert_array_equal(tibial_sides(one_plate), one_plate)

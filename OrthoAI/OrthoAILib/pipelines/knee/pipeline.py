@@ -94,6 +94,40 @@ def _largest_components(mask: np.ndarray, min_voxels: int) -> np.ndarray:
     return np.isin(labelled, keep)
 
 
+def tibial_sides(probabilities: np.ndarray) -> np.ndarray:
+    """Medial and lateral tibial cartilage made consistent: one plate on each side of the knee.
+
+    The two tibial plates look alike up close; what tells them apart (the fibula, the notch) is often
+    outside what a network sees at once. So the voxels called tibial cartilage (either plate) are
+    split into the two groups they form across the knee (2-means along the canonical grid's slice
+    axis, which runs medial-lateral), and the group the network finds more medial-looking (higher
+    mean medial minus lateral probability) becomes the medial plate, the other the lateral one."""
+    labels = probabilities.argmax(0)
+    tibial = (labels == 2) | (labels == 3)
+    if tibial.sum() < 50:
+        return probabilities
+    k = np.nonzero(tibial)[0].astype(float)
+    centres = np.percentile(k, [25, 75])
+    for _ in range(10):
+        side = np.abs(k - centres[0]) > np.abs(k - centres[1])
+        if side.all() or not side.any():
+            return probabilities
+        centres = np.array([k[~side].mean(), k[side].mean()])
+    if centres[1] - centres[0] < 10:  # one plate only (a few millimetres across): nothing to sort
+        return probabilities
+    margin = probabilities[2][tibial] - probabilities[3][tibial]
+    medial_group = 0 if margin[~side].mean() >= margin[side].mean() else 1
+    out = probabilities.copy()
+    total = probabilities[2] + probabilities[3]
+    group = np.full(labels.shape, -1)
+    group[tibial] = side.astype(int)
+    for value, keep in ((2, group == medial_group), (3, group == 1 - medial_group)):
+        other = 5 - value
+        out[value][keep] = total[keep]
+        out[other][keep] = 0.0
+    return out
+
+
 class KneeCartilagePipeline:
     """Make once per process (the two models load here), run per volume."""
 
@@ -163,7 +197,7 @@ class KneeCartilagePipeline:
         fine = resample(image.array, image.geometry, fine_shape, fine_geometry)
         bias = resample(log_bias, coarse_geometry, fine_shape, fine_geometry)
         fine_input = normalise_intensities(denoise(fine / np.exp(bias), fine_geometry))
-        probabilities = self._predict(self.plates_net, fine_input)
+        probabilities = tibial_sides(self._predict(self.plates_net, fine_input))
         timings["stage2"] = round(time.perf_counter() - started - sum(timings.values()), 2)
         if cancel is not None:
             cancel.raise_if_cancelled()
