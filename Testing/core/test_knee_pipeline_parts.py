@@ -132,3 +132,15 @@ def test_the_tibial_plates_get_one_side_each():
     one_plate[0] = 1.0
     one_plate[0, 10:25, 5:8, 5:15], one_plate[3, 10:25, 5:8, 5:15] = 0.0, 1.0
     np.testing.assert_array_equal(tibial_sides(one_plate), one_plate)
+
+
+def test_cartilage_far_from_its_bone_is_dropped():
+    from OrthoAILib.pipelines.knee.pipeline import cartilage_on_bone
+
+    probabilities = np.zeros((8, 40, 40, 40), np.float32)
+    probabilities[0] = 0.6
+    probabilities[5, :, 20:, :] = 0.9  # the femur fills the lower half
+    probabilities[1, :, 17:20, :] = 0.95  # cartilage on it
+    probabilities[1, :, 2:5, :] = 0.95  # a bright layer 15 voxels (10 mm) away: not cartilage
+    labels = cartilage_on_bone(probabilities).argmax(0)
+    assert (labels[:, 17:20] == 1).all() and (labels[:, 2:5] == 0).all()

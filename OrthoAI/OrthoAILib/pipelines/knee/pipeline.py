@@ -5,7 +5,9 @@
 2. Stage 1 (residual U-Net): the cartilage region; 3-D connected components of it, those under
    ``min_region_mm3`` removed, the rest joined into one box, widened by ``margin_mm``.
 3. Stage 2 (3-D ResNet + ASPP): the box on the fine canonical grid (0.7 mm), bias-corrected with the
-   coarse field, denoised, normalised; background, four plates and three bones per voxel.
+   coarse field, denoised, normalised; background, four plates and three bones per voxel. Pieces of
+   a plate more than 6 mm from its bone are dropped (``cartilage_on_bone``), and the two tibial plates
+   get one side of the knee each (``tibial_sides``).
 4. The class probabilities sampled back onto the input's own grid (trilinear, through patient space)
    and the most probable class kept; plate islands under ``min_island_mm3`` dropped. Labels: 1 femoral,
    2 medial tibial, 3 lateral tibial, 4 patellar cartilage.
@@ -92,6 +94,39 @@ def _largest_components(mask: np.ndarray, min_voxels: int) -> np.ndarray:
     keep = np.flatnonzero(sizes >= min_voxels)
     keep = keep[keep > 0]
     return np.isin(labelled, keep)
+
+
+PLATE_BONES = ((1, 5), (2, 6), (3, 6), (4, 7))  # plate class -> the bone class it lies on (stage 2)
+MAX_FROM_BONE_MM = 6.0  # cartilage is at most ~6 mm thick (patella): farther from its bone it is not cartilage
+MIN_BONE_VOXELS = 2000  # with less of the bone found, the rule is not applied (nothing to lean on)
+
+
+def cartilage_on_bone(probabilities: np.ndarray, spacing_mm: float = FINE_SPACING_MM) -> np.ndarray:
+    """Cartilage only where it can be: voxels of a plate farther than ``MAX_FROM_BONE_MM`` from the
+    plate's bone as stage 2 found it (femoral from the femur, tibial from the tibia, patellar from the
+    patella) lose that class, and the next most probable class takes them. Skin folds and fat edges
+    that look like a thin bright layer are the usual such voxels on real scans."""
+    from scipy import ndimage
+
+    labels = probabilities.argmax(0)
+    out = probabilities
+    distances = {}
+    for plate, bone in PLATE_BONES:
+        mask = labels == plate
+        if not mask.any():
+            continue
+        if bone not in distances:
+            bone_mask = labels == bone
+            distances[bone] = (ndimage.distance_transform_edt(~bone_mask) * spacing_mm
+                               if bone_mask.sum() >= MIN_BONE_VOXELS else None)
+        if distances[bone] is None:
+            continue
+        drop = mask & (distances[bone] > MAX_FROM_BONE_MM)
+        if drop.any():
+            if out is probabilities:
+                out = probabilities.copy()
+            out[plate][drop] = 0.0
+    return out
 
 
 def tibial_sides(probabilities: np.ndarray) -> np.ndarray:
@@ -197,7 +232,7 @@ class KneeCartilagePipeline:
         fine = resample(image.array, image.geometry, fine_shape, fine_geometry)
         bias = resample(log_bias, coarse_geometry, fine_shape, fine_geometry)
         fine_input = normalise_intensities(denoise(fine / np.exp(bias), fine_geometry))
-        probabilities = tibial_sides(self._predict(self.plates_net, fine_input))
+        probabilities = tibial_sides(cartilage_on_bone(self._predict(self.plates_net, fine_input)))
         timings["stage2"] = round(time.perf_counter() - started - sum(timings.values()), 2)
         if cancel is not None:
             cancel.raise_if_cancelled()
