@@ -31,8 +31,8 @@ from ..base import STATUS_OK, geometry_json
 from .biomarkers import KneeBiomarkers, measure_labelmap
 from .grid import check_knee_grid
 from .plates import DEFAULT_LABELS
-from .preprocess import (FINE_SPACING_MM, STAGE1_FACTOR, canonical_grid, corners_ras, denoise, n4_log_bias,
-                         resample, resample_to_canonical)
+from .preprocess import (FINE_SPACING_MM, STAGE1_FACTOR, antialiased_crop, canonical_grid, corners_ras, denoise,
+                         n4_log_bias, resample, resample_to_canonical)
 
 REGION_MODEL_ID = "knee-cartilage-region"
 PLATES_MODEL_ID = "knee-cartilage-plates"
@@ -229,7 +229,8 @@ class KneeCartilagePipeline:
 
         report(progress, 0.3, "stage 2: plates")
         fine_shape, fine_geometry = canonical_grid(low, high, FINE_SPACING_MM, multiple=4)
-        fine = resample(image.array, image.geometry, fine_shape, fine_geometry)
+        source, source_geometry = antialiased_crop(image, low, high, FINE_SPACING_MM)
+        fine = resample(source, source_geometry, fine_shape, fine_geometry)
         bias = resample(log_bias, coarse_geometry, fine_shape, fine_geometry)
         fine_input = normalise_intensities(denoise(fine / np.exp(bias), fine_geometry))
         probabilities = tibial_sides(cartilage_on_bone(self._predict(self.plates_net, fine_input)))

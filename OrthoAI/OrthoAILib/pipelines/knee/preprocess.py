@@ -113,3 +113,24 @@ def denoise(array: np.ndarray, geometry: ImageGeometry) -> np.ndarray:
 
     smoothed = sitk.CurvatureFlow(to_sitk(array.astype(np.float32), geometry), timeStep=0.0625, numberOfIterations=3)
     return sitk.GetArrayFromImage(smoothed)
+
+
+def antialiased_crop(image: Image, low_ras: np.ndarray, high_ras: np.ndarray, spacing: float) -> tuple[np.ndarray, ImageGeometry]:
+    """The input inside a RAS box (a voxel of margin), smoothed so that sampling it every ``spacing``
+    mm does not alias: a Gaussian of 0.5·sqrt((spacing/s)² - 1) voxels along each axis finer than
+    ``spacing`` (what a scan acquired at that resolution would have averaged)."""
+    from scipy import ndimage
+
+    box = np.array([[x, y, z] for x in (low_ras[0], high_ras[0]) for y in (low_ras[1], high_ras[1])
+                    for z in (low_ras[2], high_ras[2])])
+    ijk = image.geometry.world_to_ijk(box)
+    shape_ijk = np.array(image.array.shape[::-1])
+    first = np.clip(np.floor(ijk.min(0)).astype(int) - 2, 0, shape_ijk - 1)
+    last = np.clip(np.ceil(ijk.max(0)).astype(int) + 3, first + 1, shape_ijk)
+    crop = image.array[first[2]:last[2], first[1]:last[1], first[0]:last[0]].astype(np.float32)
+    ratio = spacing / np.asarray(image.geometry.spacing)[::-1]  # K, J, I
+    sigma = np.where(ratio > 1, 0.5 * np.sqrt(np.maximum(ratio ** 2 - 1, 0)), 0.0)
+    if sigma.any():
+        crop = ndimage.gaussian_filter(crop, sigma, mode="nearest")
+    origin = image.geometry.ijk_to_world(first.astype(float))
+    return crop, ImageGeometry(image.geometry.spacing, tuple(origin), image.geometry.directions)

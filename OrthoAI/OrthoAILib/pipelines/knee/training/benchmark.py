@@ -79,14 +79,17 @@ def run(knees: int, workdir: Path) -> dict:
         "test_knees": knees, "grid": "384x384x160, 0.365x0.365x0.7 mm (OAI DESS), seeds 200000+",
         "segmented": len(scored),
         "dice_mean": {p: round(float(np.mean([c["dice"][p] for c in scored])), 4) for p in PLATE_VALUES} if scored else {},
-        "thickness_abs_error_mm_mean": {p: round(float(np.mean([abs(c["thickness_error_mm"][p]) for c in scored
-                                                                 if p in c["thickness_error_mm"]])), 3)
-                                        for p in PLATE_VALUES} if scored else {},
+        "thickness_abs_error_mm_mean": {p: _mean_or_none([abs(c["thickness_error_mm"][p]) for c in scored
+                                                          if p in c["thickness_error_mm"]]) for p in PLATE_VALUES},
         "pipeline_seconds_per_knee_mean": round(float(np.mean([c["seconds"] for c in cases if c["seconds"]])), 1),
         "command_wall_seconds": round(wall, 1), "command_exit_code": completed.returncode,
         "command_peak_resident_memory_mb": round(peak_mb),
         "cases": cases,
     }
+
+
+def _mean_or_none(values: list) -> float | None:
+    return round(float(np.mean(values)), 3) if values else None
 
 
 def real_series() -> dict:
