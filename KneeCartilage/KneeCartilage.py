@@ -195,7 +195,7 @@ class KneeCartilageTest(ScriptedLoadableModuleTest):
     def _knee(grid=((80, 128, 128), (1.0, 1.0, 1.2))):
         from OrthoAILib.phantoms.knee_anatomy import make_knee
 
-        return make_knee(3, shape_kji=grid[0], spacing_ijk=grid[1])
+        return make_knee(200_200, shape_kji=grid[0], spacing_ijk=grid[1])  # a seed never trained on
 
     @staticmethod
     def _volume(array, geometry, name, labelmap=False):
