@@ -144,3 +144,15 @@ def test_cartilage_far_from_its_bone_is_dropped():
     probabilities[1, :, 2:5, :] = 0.95  # a bright layer 15 voxels (10 mm) away: not cartilage
     labels = cartilage_on_bone(probabilities).argmax(0)
     assert (labels[:, 17:20] == 1).all() and (labels[:, 2:5] == 0).all()
+
+
+def test_when_the_network_cannot_tell_the_thicker_tibial_plate_is_lateral():
+    from OrthoAILib.pipelines.knee.pipeline import tibial_sides
+
+    probabilities = np.zeros((8, 80, 30, 20), np.float32)
+    probabilities[0] = 1.0
+    for k0, rows in ((10, slice(5, 8)), (55, slice(5, 11))):  # 3 voxels thick, then 6 voxels thick
+        block = (slice(k0, k0 + 15), rows, slice(5, 15))
+        probabilities[0][block], probabilities[2][block], probabilities[3][block] = 0.0, 0.49, 0.51
+    labels = tibial_sides(probabilities).argmax(0)
+    assert (labels[10:25, 5:8, 5:15] == 2).all() and (labels[55:70, 5:11, 5:15] == 3).all()

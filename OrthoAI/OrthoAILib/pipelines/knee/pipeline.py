@@ -7,7 +7,8 @@
 3. Stage 2 (3-D ResNet + ASPP): the box on the fine canonical grid (0.7 mm), bias-corrected with the
    coarse field, denoised, normalised; background, four plates and three bones per voxel. Pieces of
    a plate more than 6 mm from its bone are dropped (``cartilage_on_bone``), and the two tibial plates
-   get one side of the knee each (``tibial_sides``).
+   get one side of the knee each (``tibial_sides``: the network where it is confident, else the
+   thicker plate is the lateral one).
 4. The class probabilities sampled back onto the input's own grid (trilinear, through patient space)
    and the most probable class kept; plate islands under ``min_island_mm3`` dropped. Labels: 1 femoral,
    2 medial tibial, 3 lateral tibial, 4 patellar cartilage.
@@ -129,14 +130,21 @@ def cartilage_on_bone(probabilities: np.ndarray, spacing_mm: float = FINE_SPACIN
     return out
 
 
+CONFIDENT_SIDE_MARGIN = 0.2  # mean medial-minus-lateral probability difference between the two groups
+
+
 def tibial_sides(probabilities: np.ndarray) -> np.ndarray:
     """Medial and lateral tibial cartilage made consistent: one plate on each side of the knee.
 
     The two tibial plates look alike up close; what tells them apart (the fibula, the notch) is often
     outside what a network sees at once. So the voxels called tibial cartilage (either plate) are
     split into the two groups they form across the knee (2-means along the canonical grid's slice
-    axis, which runs medial-lateral), and the group the network finds more medial-looking (higher
-    mean medial minus lateral probability) becomes the medial plate, the other the lateral one."""
+    axis, which runs medial-lateral). Where the network is confident (its mean medial-minus-lateral
+    probability differs between the groups by ``CONFIDENT_SIDE_MARGIN`` or more) it decides; otherwise
+    the thicker group is the lateral plate, as lateral tibial cartilage is thicker than medial in
+    most knees (Eckstein et al., 2006), and more so where osteoarthritis thins the medial plate."""
+    from scipy import ndimage
+
     labels = probabilities.argmax(0)
     tibial = (labels == 2) | (labels == 3)
     if tibial.sum() < 50:
@@ -151,7 +159,12 @@ def tibial_sides(probabilities: np.ndarray) -> np.ndarray:
     if centres[1] - centres[0] < 10:  # one plate only (a few millimetres across): nothing to sort
         return probabilities
     margin = probabilities[2][tibial] - probabilities[3][tibial]
-    medial_group = 0 if margin[~side].mean() >= margin[side].mean() else 1
+    difference = margin[~side].mean() - margin[side].mean()  # > 0: group 0 looks more medial
+    if abs(difference) >= CONFIDENT_SIDE_MARGIN:
+        medial_group = 0 if difference > 0 else 1
+    else:  # the thicker plate is lateral: mean depth inside each group (distance to its surface)
+        depth = ndimage.distance_transform_edt(tibial)[tibial]
+        medial_group = 0 if depth[~side].mean() < depth[side].mean() else 1
     out = probabilities.copy()
     total = probabilities[2] + probabilities[3]
     group = np.full(labels.shape, -1)
