@@ -24,6 +24,13 @@ STAGE2_CLASSES = ("background", "femoral cartilage", "medial tibial cartilage", 
                   "patellar cartilage", "femur", "tibia", "patella")
 
 
+def upsample_trilinear(x: torch.Tensor, size: List[int]) -> torch.Tensor:
+    """``F.interpolate(x, size, mode="trilinear", align_corners=False)`` as the one operator it runs:
+    a scripted ``F.interpolate`` carries every mode of the exporting torch, and lanczos (torch 2.12+)
+    makes the file unloadable in Slicer 5.8's torch (see ``keypoint_refiner.upsample_bilinear``)."""
+    return torch._C._nn.upsample_trilinear3d(x, size, False, None)
+
+
 def _norm_act(channels: int) -> List[nn.Module]:
     return [nn.InstanceNorm3d(channels, affine=True), nn.LeakyReLU(0.01, inplace=True)]
 
@@ -113,8 +120,7 @@ class ResNetASPP3D(nn.Module):
         full = self.stem(x)
         half = self.layer1(full)
         deep = self.layer4(self.layer3(self.layer2(half)))
-        context = F.interpolate(self.aspp(deep), size=[half.shape[2], half.shape[3], half.shape[4]],
-                                mode="trilinear", align_corners=False)
+        context = upsample_trilinear(self.aspp(deep), [half.shape[2], half.shape[3], half.shape[4]])
         y = self.decode_half(torch.cat([context, half], dim=1))
-        y = F.interpolate(y, size=[full.shape[2], full.shape[3], full.shape[4]], mode="trilinear", align_corners=False)
+        y = upsample_trilinear(y, [full.shape[2], full.shape[3], full.shape[4]])
         return self.head(self.decode_full(torch.cat([y, full], dim=1)))
