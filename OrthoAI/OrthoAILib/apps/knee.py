@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Optional
 
@@ -123,79 +123,88 @@ def write_thickness_maps(result: KneeBiomarkers, folder: Path, name: str) -> lis
             for plate, surface in result.maps.items() if len(surface.vertices)]
 
 
-@dataclass(frozen=True)
-class KneeBiomarkersJob(BatchJob):
-    """``orthoai knee-biomarkers``: a labelmap per case, measured (no network)."""
+def plates_message(biomarkers: KneeBiomarkers) -> str:
+    return ", ".join(f"{name} {plate.volume_mm3 / 1000:.2f} ml, {plate.thickness_mm['mean'] or 0:.2f} mm"
+                     for name, plate in biomarkers.plates.items())
 
-    labels: tuple = tuple(DEFAULT_LABELS.items())  # (plate, (values...)) pairs
+
+@dataclass(frozen=True)
+class _KneeMeasuringJob(BatchJob):
+    """What both knee jobs share: a reference for Dice, a baseline for change, the thickness maps."""
+
     reference: Optional[str] = None
     baseline: Optional[str] = None
     write_maps: bool = True
 
-    pipeline = "knee-biomarkers"
-    csv_name = "knee_biomarkers.csv"
     csv_columns = CSV_COLUMNS
     suffixes = VOLUME_SUFFIXES
     volumetric = True
 
     def validate(self) -> None:
         check_reference_and_baseline(self.reference, self.baseline)
+
+    def time_points(self) -> tuple[Optional[Image], Optional[dict]]:
+        from ..io.volume import read_labelmap
+
+        return (read_labelmap([self.reference]) if self.reference else None,
+                read_baseline(self.baseline) if self.baseline else None)
+
+    def outcome(self, case: CaseInput, biomarkers: KneeBiomarkers, document: dict, files: list, started: float,
+                result) -> CaseOutcome:
+        rows = biomarker_rows(biomarkers, document, case.label)
+        return CaseOutcome(case.name, case.label, pipeline_status(rows), rows, tuple(Path(f).name for f in files),
+                           plates_message(biomarkers), tuple(document["warnings"]), time.perf_counter() - started, result)
+
+
+@dataclass(frozen=True)
+class KneeBiomarkersJob(_KneeMeasuringJob):
+    """``orthoai knee-biomarkers``: a labelmap per case, measured (no network)."""
+
+    labels: tuple = tuple(DEFAULT_LABELS.items())  # (plate, (values...)) pairs
+
+    pipeline = "knee-biomarkers"
+    csv_name = "knee_biomarkers.csv"
 
     def process(self, case: CaseInput, staging: Path) -> CaseOutcome:
         from ..io.volume import read_labelmap
 
         started = time.perf_counter()
         image = read_labelmap(case.paths, case.label)
-        reference = read_labelmap([self.reference]) if self.reference else None
-        baseline = read_baseline(self.baseline) if self.baseline else None
-        result, document = measure_image(image, dict(self.labels), reference, baseline)
+        result, document = measure_image(image, dict(self.labels), *self.time_points())
         files = [write_json(staging / f"{case.name}.biomarkers.json", document)]
         if self.write_maps:
             files += write_thickness_maps(result, staging, case.name)
-        rows = biomarker_rows(result, document, case.label)
+        outcome = self.outcome(case, result, document, files, started, result)
         if result.plates:
-            message = ", ".join(f"{name} {plate.volume_mm3 / 1000:.2f} ml, {plate.thickness_mm['mean'] or 0:.2f} mm"
-                                for name, plate in result.plates.items())
-        else:
-            import numpy as np
+            return outcome
+        import numpy as np
 
-            values = [int(v) for v in np.unique(image.array) if v][:20]
-            message = (f"refused (no cartilage label found: the labelmap holds {values or 'only background'}; "
-                       "map them with --labels)")
-        return CaseOutcome(case.name, case.label, pipeline_status(rows), rows, tuple(Path(f).name for f in files),
-                           message, tuple(document["warnings"]), time.perf_counter() - started, result)
+        values = [int(v) for v in np.unique(image.array) if v][:20]
+        message = (f"refused (no cartilage label found: the labelmap holds {values or 'only background'}; "
+                   "map them with --labels)")
+        return replace(outcome, message=message)
 
 
 @dataclass(frozen=True)
-class KneeJob(BatchJob):
+class KneeJob(_KneeMeasuringJob):
     """``orthoai knee``: an MR volume (a file, or a DICOM series, multi-echo included) per case."""
 
-    reference: Optional[str] = None
-    baseline: Optional[str] = None
-    write_maps: bool = True
     force_cpu: bool = False
 
     pipeline = "knee"
     csv_name = "knee.csv"
-    csv_columns = CSV_COLUMNS
-    suffixes = VOLUME_SUFFIXES
-    volumetric = True
-
-    def validate(self) -> None:
-        check_reference_and_baseline(self.reference, self.baseline)
 
     def prepare(self) -> None:
         shared_pipeline(self.force_cpu)
 
     def process(self, case: CaseInput, staging: Path) -> CaseOutcome:
         from ..io.mr_series import read_mr
-        from ..io.volume import read_labelmap, write_labelmap
+        from ..io.volume import write_labelmap
 
         started = time.perf_counter()
         image, notes = read_mr(case.paths, case.label)
-        reference = read_labelmap([self.reference]) if self.reference else None
-        baseline = read_baseline(self.baseline) if self.baseline else None
-        result, biomarkers, document = segment_and_measure(image, shared_pipeline(self.force_cpu), reference, baseline, notes)
+        result, biomarkers, document = segment_and_measure(image, shared_pipeline(self.force_cpu), *self.time_points(),
+                                                           notes)
         files = [write_json(staging / f"{case.name}.biomarkers.json", document)]
         if biomarkers is None:
             rows = ({"input": case.label, "status": result.status, "warnings": result.message},)
@@ -205,8 +214,4 @@ class KneeJob(BatchJob):
         files.append(write_labelmap(staging / f"{case.name}.cartilage.nii.gz", result.labelmap, image.geometry))
         if self.write_maps:
             files += write_thickness_maps(biomarkers, staging, case.name)
-        rows = biomarker_rows(biomarkers, document, case.label)
-        message = ", ".join(f"{name} {plate.volume_mm3 / 1000:.2f} ml, {plate.thickness_mm['mean'] or 0:.2f} mm"
-                            for name, plate in biomarkers.plates.items())
-        return CaseOutcome(case.name, case.label, pipeline_status(rows), rows, tuple(Path(f).name for f in files),
-                           message, tuple(document["warnings"]), time.perf_counter() - started, result)
+        return self.outcome(case, biomarkers, document, files, started, result)
