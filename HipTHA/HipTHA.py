@@ -187,12 +187,9 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
     def pipeline(self):
         """The hip pipeline (detector and refiner), loaded once per session (checksums verified)."""
         if self._pipeline is None:
-            from OrthoAIModuleSupport.dependencies import ensure_dependencies
+            from OrthoAIModuleSupport.pipelines import load_pipeline
 
-            ensure_dependencies("HipTHA", need_torch=True)
-            from OrthoAILib.apps.hip import shared_pipeline
-
-            self._pipeline = shared_pipeline()
+            self._pipeline = load_pipeline("HipTHA", "hip")
         return self._pipeline
 
     def detect(self, volumeNode, cupDiameterMm=None, spacingMm=None, side="auto", progress=None, cancel=None, onUpdate=None):

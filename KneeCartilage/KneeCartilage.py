@@ -126,12 +126,9 @@ class KneeCartilageLogic(ScriptedLoadableModuleLogic):
     def pipeline(self):
         """The two-stage cartilage pipeline, loaded once per session (checksums verified)."""
         if self._pipeline is None:
-            from OrthoAIModuleSupport.dependencies import ensure_dependencies
+            from OrthoAIModuleSupport.pipelines import load_pipeline
 
-            ensure_dependencies("KneeCartilage", need_torch=True)
-            from OrthoAILib.apps.knee import shared_pipeline
-
-            self._pipeline = shared_pipeline()
+            self._pipeline = load_pipeline("KneeCartilage", "knee")
         return self._pipeline
 
     def segment(self, volumeNode, referenceNode=None, baseline=None, progress=None, cancel=None):

@@ -97,12 +97,9 @@ class EndoscopyLogic(ScriptedLoadableModuleLogic):
     def pipeline(self):
         """The endoscopy pipeline (depth and lesion networks), loaded once per session (checksums verified)."""
         if self._pipeline is None:
-            from OrthoAIModuleSupport.dependencies import ensure_dependencies
+            from OrthoAIModuleSupport.pipelines import load_pipeline
 
-            ensure_dependencies("Endoscopy", need_torch=True)
-            from OrthoAILib.apps.endoscopy import shared_pipeline
-
-            self._pipeline = shared_pipeline()
+            self._pipeline = load_pipeline("Endoscopy", "endoscopy")
         return self._pipeline
 
     def analyse(self, volumeNode, progress=None, cancel=None):

@@ -191,12 +191,9 @@ class FetalUltrasoundLogic(ScriptedLoadableModuleLogic):
     def pipeline(self):
         """The fetal head pipeline (segmenter and classifier), loaded once per session (checksums verified)."""
         if self._pipeline is None:
-            from OrthoAIModuleSupport.dependencies import ensure_dependencies
+            from OrthoAIModuleSupport.pipelines import load_pipeline
 
-            ensure_dependencies("FetalUltrasound", need_torch=True)
-            from OrthoAILib.apps.fetal import shared_pipeline
-
-            self._pipeline = shared_pipeline()
+            self._pipeline = load_pipeline("FetalUltrasound", "fetal")
         return self._pipeline
 
     def analyse(self, volumeNode, pixelSizeMm=None, gaWeeks=None, progress=None, cancel=None, onUpdate=None):

@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import double_conv
+from .blocks import double_conv, unet_decoder
 
 
 def _conv(in_channels: int, out_channels: int) -> nn.Sequential:
@@ -51,12 +51,7 @@ class DepthGuidedSegNet(nn.Module):
                 depth_in = width
         sobel = torch.tensor([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]]) / 8
         self.register_buffer("sobel", torch.stack([sobel, sobel.t()])[:, None])
-        self.up = nn.ModuleList()
-        self.merge = nn.ModuleList()
-        for width in reversed(widths[:-1]):
-            self.up.append(nn.ConvTranspose2d(in_channels, width, 2, stride=2))
-            self.merge.append(double_conv(2 * width, width))
-            in_channels = width
+        self.up, self.merge, in_channels = unet_decoder(widths, in_channels)
         self.head = nn.Conv2d(in_channels, 1, 1)
 
     def depth_channels(self, depth: torch.Tensor) -> torch.Tensor:

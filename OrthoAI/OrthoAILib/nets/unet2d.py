@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import double_conv
+from .blocks import double_conv, unet_decoder
 
 
 class UNet2d(nn.Module):
@@ -22,12 +22,7 @@ class UNet2d(nn.Module):
             self.down.append(double_conv(in_channels, width))
             in_channels = width
         self.pool = nn.MaxPool2d(2)
-        self.up = nn.ModuleList()
-        self.merge = nn.ModuleList()
-        for width in reversed(widths[:-1]):
-            self.up.append(nn.ConvTranspose2d(in_channels, width, 2, stride=2))
-            self.merge.append(double_conv(2 * width, width))
-            in_channels = width
+        self.up, self.merge, in_channels = unet_decoder(widths, in_channels)
         self.head = nn.Conv2d(in_channels, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

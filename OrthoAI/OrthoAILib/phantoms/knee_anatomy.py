@@ -62,16 +62,14 @@ class KneePhantom:
     design: KneeDesign
 
 
-def sagittal_grid(shape_kji=DESS_SHAPE_KJI, spacing_ijk=DESS_SPACING_IJK, side: str = "right") -> ImageGeometry:
+def sagittal_grid(shape_kji=DESS_SHAPE_KJI, spacing_ijk=DESS_SPACING_IJK) -> ImageGeometry:
     """A sagittal knee grid centred on the origin: columns run posterior, rows inferior, slices towards
-    the patient's right (as the OAI DESS series)."""
-    directions = ((0.0, 0.0, 1.0), (-1.0, 0.0, 0.0), (0.0, -1.0, 0.0))  # columns: I, J, K axes in RAS
-    directions = tuple(tuple(row) for row in np.array(directions))
-    extent = np.array(shape_kji[::-1]) * np.array(spacing_ijk)
-    matrix = np.array(directions) * np.array(spacing_ijk)[None, :]
+    the patient's right (as the OAI DESS series, and the pipeline's canonical orientation)."""
+    from ..pipelines.knee.preprocess import CANONICAL_DIRECTIONS
+
+    matrix = np.array(CANONICAL_DIRECTIONS) * np.array(spacing_ijk)[None, :]
     origin = -matrix @ (np.array(shape_kji[::-1]) - 1) / 2
-    del extent, side
-    return ImageGeometry(tuple(spacing_ijk), tuple(origin), directions)
+    return ImageGeometry(tuple(spacing_ijk), tuple(origin), CANONICAL_DIRECTIONS)
 
 
 def _rotation(axis: int, degrees: float) -> np.ndarray:
@@ -112,7 +110,6 @@ class _Frame:
         pose = _rotation(0, design.pose_deg[0]) @ _rotation(1, design.pose_deg[1]) @ _rotation(2, design.pose_deg[2])
         to_knee = (pose.T @ mirror).astype(np.float32)
         self.u, self.v, self.w = (sum(to_knee[r, c] * ras[c] for c in range(3)) for r in range(3))
-        self.shape = tuple(shape_kji)
 
     def rotated_about_u(self, degrees: float, centre_vw) -> tuple:
         """Coordinates in a frame turned by ``degrees`` about the lateral axis through ``centre_vw``

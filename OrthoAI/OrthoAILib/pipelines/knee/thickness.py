@@ -6,8 +6,8 @@ The method (documented for users in the README):
    so the mesh lies between voxel centres and its normals are not those of the voxel staircase.
    Vertices are in millimetres in the volume's world (RAS) space, so anisotropic voxels and oblique
    grids are measured as they are in the patient.
-2. From every vertex a ray goes along the inward normal, sampled every quarter of the smallest voxel
-   on the trilinear-interpolated mask, to where it leaves the cartilage (the 0.5 crossing, refined by
+2. From every vertex a ray goes along the inward normal, sampled every half of the smallest voxel
+   on the trilinear-interpolated (smoothed) mask, to where it leaves the cartilage (the 0.5 crossing, refined by
    linear interpolation). Its length is the local thickness, so the map covers both the articular and
    the bone-facing side of the plate and does not depend on which labels the user has.
 3. A ray that runs along the plate instead of across it (from the plate's rim) is left out: it is

@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
+from ..plates import DEFAULT_LABELS
+
 TEST_SEED0 = 200_000
-PLATE_VALUES = {"femoral": 1, "tibial_medial": 2, "tibial_lateral": 3, "patellar": 4}
+PLATE_VALUES = {plate: values[0] for plate, values in DEFAULT_LABELS.items()}  # the pipeline's output values
 T2_SERIES = Path(__file__).resolve().parents[6] / "shared" / "data" / "knee" / "pymskt" / "MESE_T2_dicom_data_anon"
 
 
@@ -45,7 +47,6 @@ def run(knees: int, workdir: Path) -> dict:
     import SimpleITK as sitk
 
     from ...knee.biomarkers import dice, measure_labelmap
-    from ...knee.plates import DEFAULT_LABELS
     from ..preprocess import to_sitk
 
     inputs, out = workdir / "inputs", workdir / "out"

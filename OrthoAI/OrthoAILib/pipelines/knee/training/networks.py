@@ -44,18 +44,15 @@ def dice_ce_loss(logits, target, classes: int):
 
 
 def dice_per_class(predicted: np.ndarray, truth: np.ndarray, classes: int) -> list[float]:
-    out = []
-    for c in range(1, classes):
-        p, t = predicted == c, truth == c
-        total = p.sum() + t.sum()
-        out.append(1.0 if total == 0 else float(2 * (p & t).sum() / total))
-    return out
+    from ..biomarkers import dice
+
+    return [dice(predicted == c, truth == c) for c in range(1, classes)]
 
 
 def validation_cases(folder: Path, stage: int, count: int = 3) -> list[tuple[np.ndarray, np.ndarray]]:
     """Fixed synthesised validation inputs: whole knees (stage 1) or their cartilage crop (stage 2)."""
     from ....phantoms.knee_mr import synthesise_mr
-    from .data import load_maps, stage1_sample
+    from .data import STAGE2_TARGET, load_maps, stage1_sample
 
     cases = []
     for index, (_, labels) in enumerate(load_maps(folder, "validation")[:count]):
@@ -68,8 +65,6 @@ def validation_cases(folder: Path, stage: int, count: int = 3) -> list[tuple[np.
         high = np.minimum(found.max(0) + 11, labels.shape)
         high = low + (high - low) // 4 * 4
         crop = labels[tuple(slice(a, b) for a, b in zip(low, high))]
-        from .data import STAGE2_TARGET
-
         cases.append((synthesise_mr(crop, rng)[None], STAGE2_TARGET[crop]))
     return cases
 
