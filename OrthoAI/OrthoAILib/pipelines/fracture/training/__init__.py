@@ -1,0 +1,1 @@
+"""Training of the CT fracture networks (not shipped into Slicer installs)."""
