@@ -4,9 +4,11 @@
     orthoai hip-measure POINTS.mrk.json [--cup-diameter MM] [--json]
     orthoai <pipeline> INPUT --out DIR [--workers N | --scheduler ADDRESS] [--resume] [pipeline options]
         pipelines: hip (AP pelvis radiographs), fetal (fetal head ultrasound stills), endoscopy (colonoscopy
-        frames and videos), knee (knee MR cartilage), knee-biomarkers (knee cartilage labelmaps), bone-phantom (the worked 3-D example)
+        frames and videos), knee (knee MR cartilage), knee-biomarkers (knee cartilage labelmaps), fracture (CT fractures
+        with bone labels), bone-phantom (the worked 3-D example)
     orthoai fetal INPUT --out DIR [--pixel-size MM | --pixel-size-csv CSV] [--ga-weeks W]
     orthoai knee MR --out DIR [--reference LABELMAP] [--baseline JSON]
+    orthoai fracture CT --out DIR [--score-threshold S] [--no-scene]
     orthoai knee-biomarkers LABELMAP --out DIR [--labels femoral=1,tibial=2,3,...] [--reference L] [--baseline JSON]
     orthoai serve [--host H] [--port P] [--token T | --no-token] [--out DIR] [--send-to HOST:PORT:AET]
     orthoai dicom-listen --allow SENDER_AET --store DIR --server URL [--token T | --no-token]
@@ -138,6 +140,20 @@ def _knee_biomarkers_arguments(parser: argparse.ArgumentParser) -> None:
     _knee_measure_arguments(parser)
 
 
+def _fracture_job(args):
+    from .fracture import FractureJob
+
+    return FractureJob(force_cpu=args.cpu, score_threshold=args.score_threshold, write_scene=not args.no_scene)
+
+
+def _fracture_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--score-threshold", type=float, default=None, metavar="S",
+                        help="detector score a finding needs, 0-1 (default: the registry's operating point, "
+                             "about 2 false positives per scan on held-out cases)")
+    parser.add_argument("--no-scene", action="store_true", help="skip the .mrb scene bundle per case (faster)")
+    parser.add_argument("--cpu", action="store_true", help="force the CPU even when CUDA is available")
+
+
 def _bone_phantom_job(args):
     from .bone_phantom import BonePhantomJob
 
@@ -161,6 +177,8 @@ BATCH_COMMANDS = {
     "knee-biomarkers": ("cartilage biomarkers of a knee labelmap: volume, area, thickness map and statistics per plate "
                         "and femoral subregion, Dice against a reference, change from a baseline",
                         _knee_biomarkers_arguments, _knee_biomarkers_job),
+    "fracture": ("CT: bone labels (18 bones), fracture boxes on bone with the bone's name, a class per fracture "
+                 "(fresh, old, post-operative, suspected, other)", _fracture_arguments, _fracture_job),
     "bone-phantom": ("the worked 3-D example: tiny bone segmentation of CT volumes (a model trained on phantoms; "
                      "it checks the runtime and is not meant for patients' CT)",
                      _bone_phantom_arguments, _bone_phantom_job),

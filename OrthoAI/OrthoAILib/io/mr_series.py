@@ -35,7 +35,7 @@ def _echo_groups(paths: Sequence[str]) -> dict[float, list[str]]:
     return dict(sorted(groups.items()))
 
 
-def _slice_order(paths: list[str], name: str) -> list[str]:
+def slice_order(paths: list[str], name: str) -> list[str]:
     """The files in slice order; a gap (a missing slice) is refused, not silently stretched over."""
     import pydicom
 
@@ -65,12 +65,12 @@ def read_mr(paths: Sequence[str | Path], name: str = "") -> tuple[Image, tuple[s
         return read_volume(paths, name, modality="MR"), ()
     groups = _echo_groups(paths)
     if len(groups) == 1:
-        return read_volume(_slice_order(paths, name), name, modality=_modality(paths[0])), ()
+        return read_volume(slice_order(paths, name), name, modality=_modality(paths[0])), ()
     counts = {len(v) for v in groups.values()}
     if len(counts) != 1:
         raise InputError(f"{name}: the echoes have different numbers of slices ({sorted(counts)}): "
                          "the series is incomplete; export it again.")
-    volumes = [read_volume(_slice_order(group, name), name, modality=_modality(paths[0])) for group in groups.values()]
+    volumes = [read_volume(slice_order(group, name), name, modality=_modality(paths[0])) for group in groups.values()]
     first = volumes[0]
     combined = np.sqrt(np.sum([np.square(v.array.astype(np.float64)) for v in volumes], axis=0)).astype(np.float32)
     origin = ImageOrigin(name, first.origin.modality, first.origin.spacing_source, True)

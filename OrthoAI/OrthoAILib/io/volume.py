@@ -104,9 +104,14 @@ def read_volume(paths: Sequence[str | Path], name: str = "", modality: str = "")
 
 def write_labelmap(path: str | Path, labelmap: np.ndarray, geometry: ImageGeometry) -> Path:
     """A KJI labelmap as NRRD/NIfTI in the geometry it refers to (LPS on disk, as ITK and Slicer expect)."""
+    return write_volume(path, np.ascontiguousarray(labelmap, dtype=np.uint8), geometry)
+
+
+def write_volume(path: str | Path, array: np.ndarray, geometry: ImageGeometry) -> Path:
+    """A KJI volume (its own dtype) as NRRD/NIfTI/MHA in the geometry it refers to (LPS on disk)."""
     import SimpleITK as sitk
 
-    image = sitk.GetImageFromArray(np.ascontiguousarray(labelmap, dtype=np.uint8))
+    image = sitk.GetImageFromArray(np.ascontiguousarray(array))
     image.SetSpacing(geometry.spacing)
     image.SetOrigin(tuple(_LPS @ np.asarray(geometry.origin)))
     image.SetDirection(tuple((_LPS @ np.asarray(geometry.directions)).ravel()))

@@ -71,6 +71,26 @@ def write_case(seed: int, folder: Path) -> dict:
     return {"seed": seed, "spacing": list(image.geometry.spacing), "lesions": [(b["class"], b["bone"]) for b in boxes]}
 
 
+def export_case(seed: int, folder: Path, spacing=None, size_mm=None, lesions=(1, 5), tilt_degrees: float = 0.0) -> dict:
+    """One generated case as a user gets data: ``<seed>.nii.gz`` and a DICOM series ``<seed>_dicom/``
+    of the CT, ``<seed>.bones.nii.gz`` (true bone labels) and ``<seed>.truth.json`` (true boxes in
+    RAS mm with class and bone)."""
+    from ....io.ct_dicom import write_ct_series
+    from ....io.reports import write_json
+    from ....io.volume import write_labelmap, write_volume
+    from ..bones import BONE_BY_VALUE
+
+    folder.mkdir(parents=True, exist_ok=True)
+    image, case = case_image(seed, spacing, size_mm, lesions)
+    write_volume(folder / f"{seed}.nii.gz", case.hu, case.geometry)
+    write_labelmap(folder / f"{seed}.bones.nii.gz", case.labels, case.geometry)
+    write_ct_series(folder / f"{seed}_dicom", case.hu, case.geometry, tilt_degrees=tilt_degrees)
+    truth = {"seed": seed, "spacing_mm": list(case.geometry.spacing),
+             "fractures": [{**box, "bone": BONE_BY_VALUE[box["bone"]].key} for box in case.boxes_ras()]}
+    write_json(folder / f"{seed}.truth.json", truth)
+    return truth
+
+
 def load_cases(folder: Path, split: str) -> list[dict]:
     return [dict(np.load(path)) for path in sorted((folder / split).glob("*.npz"))]
 
@@ -83,7 +103,13 @@ def main(argv=None) -> int:
     parser.add_argument("--train", type=int, default=160)
     parser.add_argument("--validation", type=int, default=16)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--export", type=int, nargs="+", metavar="SEED",
+                        help="instead: write these cases as NIfTI, DICOM series, true labels and boxes into --out")
     args = parser.parse_args(argv)
+    if args.export:
+        for seed in args.export:
+            print(json.dumps(export_case(seed, args.out)))
+        return 0
     jobs = []
     for split, first, count in (("validation", VALIDATION_SEED, args.validation), ("train", TRAIN_SEED, args.train)):
         (args.out / split).mkdir(parents=True, exist_ok=True)
