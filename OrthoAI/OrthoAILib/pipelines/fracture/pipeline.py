@@ -221,7 +221,8 @@ class FracturePipeline:
             class_p = {c: float(v) for c, v in zip(CLASSES, p)}
             findings.append(Finding(index, BONE_BY_VALUE[main].key, touches, CLASSES[int(np.argmax(p))], class_p, score,
                                     tuple(float(v) for v in (low_ras + high_ras) / 2),
-                                    tuple(float(v) for v in high_ras - low_ras), (tuple(low_ras), tuple(high_ras))))
+                                    tuple(float(v) for v in high_ras - low_ras),
+                                    (tuple(float(v) for v in low_ras), tuple(float(v) for v in high_ras))))
         lap("classification")
 
         report(progress, 0.8, "bone labels onto the input grid")

@@ -1,6 +1,7 @@
 """The time-budgeted training loop the three fracture networks share: AdamW with a cosine schedule
-over the budget, validation every ``validate_every`` steps, the best weights kept, a checkpoint at
-each validation (``--resume`` continues it)."""
+over the budget, validation every ``validate_every`` steps, the best weights kept, early stopping
+after ``patience`` validations without progress, a checkpoint at each validation (``--resume``
+continues it)."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ import numpy as np
 
 
 def train_loop(net, out_dir: Path, minutes: float, lr: float, make_batch: Callable, loss_fn: Callable,
-               evaluate: Callable, validate_every: int, resume: bool = False, seed: int = 0) -> list[dict]:
+               evaluate: Callable, validate_every: int, resume: bool = False, seed: int = 0, patience: int = 10) -> list[dict]:
     """``make_batch(rng) -> (inputs, target)``, ``loss_fn(outputs, target) -> loss``,
-    ``evaluate(net) -> (score, metrics)`` (higher is better). Returns the log."""
+    ``evaluate(net) -> (score, metrics)`` (higher is better). Stops early after ``patience``
+    validations without a better score. Returns the log."""
     import torch
 
     from ...training.checkpoint import RunState, record, resume_run
@@ -50,5 +52,9 @@ def train_loop(net, out_dir: Path, minutes: float, lr: float, make_batch: Callab
                      **metrics, "seconds": round(time.time() - started, 1)}
             best = record(out_dir, net, optimiser, None, step, log, entry, score, best)
             losses = []
+            since_best = len(log) - 1 - max(range(len(log)), key=lambda i: log[i]["score"])
+            if since_best >= patience:
+                print(f"stopped early: no better validation score in {patience} rounds", flush=True)
+                break
     net.load_state_dict(torch.load(out_dir / "best.pt"))
     return log

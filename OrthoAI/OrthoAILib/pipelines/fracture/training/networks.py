@@ -124,7 +124,7 @@ def detect_volume(net, hu: np.ndarray, score_threshold: float = 0.05):
 
 
 def train(net_name: str, cases_dir: Path, out_dir: Path, minutes: float, lr: float, validate_every: int,
-          resume: bool = False, validation_count: int = 6) -> dict:
+          resume: bool = False, validation_count: int = 6, patience: int = 12) -> dict:
     import torch
 
     from ....nets.fracture import FCOS3D, FractureClassifier
@@ -217,7 +217,7 @@ def train(net_name: str, cases_dir: Path, out_dir: Path, minutes: float, lr: flo
             return accuracy, {"accuracy": round(accuracy, 4), "confusion": confusion.tolist(), "lesions": len(ys)}
 
         example = torch.zeros(1, 1, PATCH, PATCH, PATCH)
-    log = train_loop(net, out_dir, minutes, lr, make_batch, loss_fn, evaluate, validate_every, resume)
+    log = train_loop(net, out_dir, minutes, lr, make_batch, loss_fn, evaluate, validate_every, resume, patience=patience)
     files = export_torchscript(net.eval(), out_dir / MODEL_FILES[net_name], {"forward": [example]}, atol=2e-3, rtol=2e-3)
     best = max(log, key=lambda e: e["score"])
     summary = {"net": net_name, "files": files, "best": best, "train_cases": len(pool.cases),
@@ -235,8 +235,10 @@ def main(argv=None) -> int:
     parser.add_argument("--lr", type=float, default=2e-3)
     parser.add_argument("--validate-every", type=int, default=150)
     parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--patience", type=int, default=12, help="stop after this many validations without a better score")
     args = parser.parse_args(argv)
-    summary = train(args.net, args.cases, args.out_dir, args.minutes, args.lr, args.validate_every, args.resume)
+    summary = train(args.net, args.cases, args.out_dir, args.minutes, args.lr, args.validate_every, args.resume,
+                    patience=args.patience)
     print(json.dumps({k: v for k, v in summary.items() if k != "log"}, indent=2))
     return 0
 
