@@ -19,17 +19,10 @@ def bone_dice(predicted: np.ndarray, truth: np.ndarray, values=None) -> dict[int
 
 
 def segment_bones(net, hu: np.ndarray) -> np.ndarray:
-    """Labels of a whole 3 mm volume by the bone network (padded to its multiple, then cropped)."""
-    import torch
+    """Labels of a whole 3 mm volume by the bone network, as the pipeline runs it."""
+    from .pipeline import run_bone_net
 
-    from .preprocess import BONE_MULTIPLE, network_input
-
-    pads = [(0, (-n) % BONE_MULTIPLE) for n in hu.shape]
-    x = np.pad(network_input(hu.astype(np.float32)), pads, constant_values=-1.0)
-    with torch.no_grad():
-        logits = net(torch.from_numpy(x[None, None]))[0]
-    labels = logits.argmax(0).numpy().astype(np.uint8)
-    return labels[:hu.shape[0], :hu.shape[1], :hu.shape[2]]
+    return run_bone_net(net, hu)
 
 
 def centre_inside(boxes: np.ndarray, truth: np.ndarray) -> np.ndarray:

@@ -43,12 +43,13 @@ def accuracy(count: int, log=print) -> dict:
     entries, truths_total, off_bone = [], 0, 0
     confusion = np.zeros((len(CLASSES), len(CLASSES)), int)
     bone_right, bone_total = 0, 0
-    seconds = []
+    seconds, peak_mb = [], []
     for seed in range(TEST_SEED, TEST_SEED + count):
         image, case = case_image(seed)
         started = time.perf_counter()
         result = pipeline.run(image, options)
         seconds.append(time.perf_counter() - started)
+        peak_mb.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
         for value, d in bone_dice(result.bone_labels, case.labels).items():
             dice_per_bone.setdefault(value, []).append(d)
         truth = case.boxes_ras()
@@ -89,7 +90,9 @@ def accuracy(count: int, log=print) -> dict:
             "classification_accuracy": round(float(np.trace(confusion) / max(confusion.sum(), 1)), 4),
             "confusion": {"classes": list(CLASSES), "rows_true_columns_predicted": confusion.tolist()},
             "bone_label_accuracy_on_hits": round(bone_right / max(bone_total, 1), 4),
-            "boxes_discarded_off_bone": off_bone, "seconds_per_case_mean": round(float(np.mean(seconds)), 2)}
+            "boxes_discarded_off_bone": off_bone, "seconds_per_case_mean": round(float(np.mean(seconds)), 2),
+            # flat over the batch: the process's peak after the first case and after the last
+            "peak_rss_mb_after_first_and_last_case": [round(peak_mb[0]), round(peak_mb[-1])]}
 
 
 def speed(log=print) -> dict:

@@ -26,7 +26,7 @@ def jitter_intensity(hu: np.ndarray, rng) -> np.ndarray:
 def bone_sample(case: dict, size: int, rng) -> tuple[np.ndarray, np.ndarray]:
     hu, labels = case["ct3"], case["lab3"]
     foreground = np.argwhere(labels[::4, ::4, ::4] > 0) * 4
-    if len(foreground) and rng.random() < 0.85:
+    if len(foreground) and rng.random() < 0.5:  # else anywhere: the pipeline's windows cover everything
         centre = foreground[rng.integers(len(foreground))] + rng.integers(-8, 9, 3)
     else:
         centre = np.array([rng.integers(0, n) for n in hu.shape])
