@@ -57,6 +57,7 @@ bench: $(STAMP)
 	$(BIN)/python Testing/benchmarks/bench_fetal_server.py
 	$(BIN)/python Testing/benchmarks/bench_endoscopy_pipeline.py
 	$(BIN)/python -m OrthoAILib.pipelines.knee.training.benchmark --knees 4
+	$(BIN)/python -m OrthoAILib.pipelines.fracture.training.benchmark --cases 16 --speed
 	$(BIN)/orthoai hip-benchmark --cases 200
 
 clean:

@@ -138,3 +138,17 @@ def test_each_bone_has_a_terminology_entry_with_its_laterality():
         assert len(entry.split("~")) == 7 and f"SCT^{bone.code}^" in entry
         assert ("SCT^7771000^Left" in entry) == (bone.laterality == "left")
         assert ("SCT^24028007^Right" in entry) == (bone.laterality == "right")
+
+
+def test_a_sided_bone_on_the_wrong_side_of_the_midline_takes_its_twin_label():
+    from OrthoAILib.pipelines.fracture.cleanup import sides_by_position
+
+    labels = np.zeros((20, 30, 60), np.uint8)
+    labels[:, 10:20, 28:32] = 4  # thoracic spine: the midline at column ~30
+    labels[5:10, 5:10, 5:10] = 1  # "rib left" on the patient's right (small columns): wrong side
+    labels[5:10, 5:10, 45:50] = 1  # rib left on the left: stays
+    labels[12:16, 5:10, 50:55] = 10  # "femur right" on the left: wrong side
+    out, changed = sides_by_position(labels)
+    assert changed == 2
+    assert (out[5:10, 5:10, 5:10] == 2).all() and (out[5:10, 5:10, 45:50] == 1).all()
+    assert (out[12:16, 5:10, 50:55] == 9).all() and (out[labels == 4] == 4).all()

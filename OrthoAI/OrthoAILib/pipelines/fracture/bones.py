@@ -47,6 +47,10 @@ BONES: tuple[Bone, ...] = (
     Bone(18, "other_bone", "other bone", "272673000", "Bone", "", (0.85, 0.85, 0.80)),
 )
 BONE_BY_VALUE = {bone.value: bone for bone in BONES}
+# each sided bone's value -> the value of the same bone on the other side
+TWIN = {a.value: b.value for a in BONES for b in BONES if a.code == b.code and a.laterality and b.laterality
+        and a.laterality != b.laterality}
+MIDLINE_BONES = (3, 4, 5, 6, 11)  # vertebrae, sacrum, sternum
 BONE_COUNT = len(BONES)  # labels 1..BONE_COUNT; 0 background
 OTHER_BONE = 18
 

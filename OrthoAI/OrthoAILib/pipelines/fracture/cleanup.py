@@ -70,6 +70,40 @@ def clean_labels(labels: np.ndarray, spacing_mm: float, min_component_mm3: float
     return out, {"small_components_mm3": round(removed_small * voxel, 1), "far_islands_mm3": round(removed_far * voxel, 1)}
 
 
+def sides_by_position(labels: np.ndarray, side_margin_mm: float = 10.0, spacing_mm: float = 3.0) -> tuple[np.ndarray, int]:
+    """A left or right bone found on the other side of the body's midline takes its twin's label.
+
+    On the canonical grid the columns run towards the patient's left, so the side of a piece of bone
+    is where its centroid lies against the midline (the median column of the spine and sternum, or
+    of all bone when none is found): a fact of the geometry, where the network can only guess from
+    shape. Pieces within ``side_margin_mm`` of the midline keep their label. Returns the labels and
+    how many pieces changed side."""
+    from scipy import ndimage
+
+    from .bones import BONE_BY_VALUE, MIDLINE_BONES, TWIN
+
+    midline_mask = np.isin(labels, MIDLINE_BONES)
+    reference = midline_mask if midline_mask.sum() > 50 else labels > 0
+    if not reference.any():
+        return labels, 0
+    midline = float(np.median(np.nonzero(reference)[2]))
+    margin = side_margin_mm / spacing_mm
+    out = labels.copy()
+    changed = 0
+    for value, twin in TWIN.items():
+        is_left = BONE_BY_VALUE[value].laterality == "left"
+        components, count = ndimage.label(labels == value, np.ones((3, 3, 3), bool))
+        if count == 0:
+            continue
+        centres = ndimage.center_of_mass(np.ones_like(components), components, range(1, count + 1))
+        for index, centre in enumerate(centres, start=1):
+            offset = centre[2] - midline  # > 0: towards the patient's left
+            if (is_left and offset < -margin) or (not is_left and offset > margin):
+                out[components == index] = twin
+                changed += 1
+    return out, changed
+
+
 def bones_under_box(labels: np.ndarray, geometry: ImageGeometry, low_ras, high_ras, margin_mm: float = 3.0) -> dict[int, int]:
     """Voxels of each bone label inside a RAS box (widened by ``margin_mm``: a box drawn round a
     cortical break may sit just off the bone's edge), most first."""

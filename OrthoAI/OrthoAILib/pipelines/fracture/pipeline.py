@@ -2,7 +2,8 @@
 
 1. The CT onto the canonical axial grids (``preprocess``): 3 mm for bone labels, 2 mm for detection.
 2. Bone labels by a residual 3-D U-Net (``ct-bone-labels``), then connected-component clean-up
-   (``cleanup.clean_labels``: small components and islands far from the skeleton removed).
+   (``cleanup.clean_labels``: small components and islands far from the skeleton removed) and the
+   side of each left/right bone piece from where it lies (``cleanup.sides_by_position``).
 3. Fracture boxes by a 3-D FCOS detector on a ResNet-50 layout (``ct-fracture-detector``), decoded per
    pyramid level and merged by 3-D non-maximum suppression; boxes in patient mm with a score.
 4. A box with no bone under it is discarded; the others are labelled with the bone they overlap most
@@ -29,7 +30,8 @@ from ...runtime.progress import CancelToken, ProgressCallback, report, scaled
 from ..base import STATUS_OK, geometry_json, joined
 from .bones import BONE_BY_VALUE
 from .classes import CLASSES
-from .cleanup import MAX_GAP_MM, MIN_COMPONENT_MM3, bones_under_box, clean_labels, labels_to_input_grid
+from .cleanup import (MAX_GAP_MM, MIN_COMPONENT_MM3, bones_under_box, clean_labels, labels_to_input_grid,
+                      sides_by_position)
 from .detection import decode, nms_3d
 from .grid import check_ct_grid, looks_like_ct
 from .patches import lesion_patch
@@ -201,6 +203,7 @@ class FracturePipeline:
         raw = run_bone_net(self.bones_net, ct3, self.device, scaled(progress, 0.1, 0.3), cancel)
         lap("bone_labels")
         labels3, removed = clean_labels(raw, BONE_SPACING_MM, options.min_component_mm3, options.max_gap_mm)
+        labels3, removed["pieces_moved_to_their_side"] = sides_by_position(labels3, spacing_mm=BONE_SPACING_MM)
         lap("cleanup")
         bone_mm3 = float((labels3 > 0).sum()) * BONE_SPACING_MM ** 3
         if bone_mm3 < MIN_BONE_MM3:

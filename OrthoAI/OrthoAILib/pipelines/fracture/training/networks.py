@@ -6,7 +6,7 @@
 
 * bones: residual 3-D U-Net on 64³ crops of the 3 mm grid; cross entropy plus soft Dice over the bones
   present; validated by the mean Dice per bone on whole held-out cases.
-* detector: FCOS3D on 96³ crops of the 2 mm grid; focal loss (α 0.25, γ 2) on the fracture logit,
+* detector: FCOS3D on 96³ crops of the 2 mm grid (and of real CTs without fractures, ``--negative``); focal loss (α 0.25, γ 2) on the fracture logit,
   binary cross entropy on centre-ness and a 3-D IoU loss on the face distances at positive
   locations; validated by FROC sensitivity (mean over 0.5-8 false positives per scan) on whole
   held-out cases.
@@ -27,6 +27,7 @@ import numpy as np
 
 MODEL_FILES = {"bones": "ct_bone_labels.pt", "detector": "ct_fracture_detector.pt", "classifier": "ct_fracture_classifier.pt"}
 CROP = {"bones": 64, "detector": 96}
+NEGATIVE_SHARE = 0.15  # of detector crops taken from the real negative CTs (--negative)
 
 
 class CasePool:
@@ -123,8 +124,23 @@ def detect_volume(net, hu: np.ndarray, score_threshold: float = 0.05):
     return run_detector(net, hu, score_threshold)
 
 
+def negative_cases(paths) -> list[dict]:
+    """Real CTs with no fracture, on the detection grid, as cases without boxes (the detector learns
+    that real bone, unlike the phantoms', is not a finding)."""
+    from ....image import Image, ImageOrigin
+    from ....io.volume import read_volume
+    from ..preprocess import DETECT_SPACING_MM, to_grid
+
+    cases = []
+    for path in paths or ():
+        image = read_volume([path])
+        ct2, _ = to_grid(Image(image.array, image.geometry, ImageOrigin(Path(path).name, "CT")), DETECT_SPACING_MM, 1)
+        cases.append({"ct2": np.round(ct2).astype(np.int16), "boxes": np.zeros((0, 6), np.float32)})
+    return cases
+
+
 def train(net_name: str, cases_dir: Path, out_dir: Path, minutes: float, lr: float, validate_every: int,
-          resume: bool = False, validation_count: int = 6, patience: int = 12) -> dict:
+          resume: bool = False, validation_count: int = 6, patience: int = 12, negatives=()) -> dict:
     import torch
 
     from ....nets.fracture import FCOS3D, FractureClassifier
@@ -169,9 +185,15 @@ def train(net_name: str, cases_dir: Path, out_dir: Path, minutes: float, lr: flo
         example = torch.from_numpy(network_input(validation[0]["ct3"][:32, :32, :32].astype(np.float32))[None, None])
     elif net_name == "detector":
         net = FCOS3D()
+        real_negatives = negative_cases(negatives)
+
+        def pick_detector_case(rng):
+            if real_negatives and rng.random() < NEGATIVE_SHARE:
+                return real_negatives[rng.integers(len(real_negatives))]
+            return refreshed_pick(rng)
 
         def make_batch(rng):
-            samples = [detector_sample(refreshed_pick(rng), CROP["detector"], rng) for _ in range(2)]
+            samples = [detector_sample(pick_detector_case(rng), CROP["detector"], rng) for _ in range(2)]
             x = torch.from_numpy(np.stack([s[0] for s in samples]))
             return x, [fcos_targets(s[1], (CROP["detector"],) * 3) for s in samples]
 
@@ -221,6 +243,7 @@ def train(net_name: str, cases_dir: Path, out_dir: Path, minutes: float, lr: flo
     files = export_torchscript(net.eval(), out_dir / MODEL_FILES[net_name], {"forward": [example]}, atol=2e-3, rtol=2e-3)
     best = max(log, key=lambda e: e["score"])
     summary = {"net": net_name, "files": files, "best": best, "train_cases": len(pool.cases),
+               "real_negatives": [Path(p).name for p in negatives or ()],
                "validation_cases": len(validation), "log": log}
     (out_dir / "training.json").write_text(json.dumps(summary, indent=2))
     return summary
@@ -236,9 +259,11 @@ def main(argv=None) -> int:
     parser.add_argument("--validate-every", type=int, default=150)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--patience", type=int, default=12, help="stop after this many validations without a better score")
+    parser.add_argument("--negative", type=Path, nargs="*", default=(),
+                        help="detector: real CTs without fractures, cropped as negatives (15 %% of crops)")
     args = parser.parse_args(argv)
     summary = train(args.net, args.cases, args.out_dir, args.minutes, args.lr, args.validate_every, args.resume,
-                    patience=args.patience)
+                    patience=args.patience, negatives=args.negative)
     print(json.dumps({k: v for k, v in summary.items() if k != "log"}, indent=2))
     return 0
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..bones import BONES
+from ..bones import BONES, TWIN
 from ..patches import AIR, crop
 from ..preprocess import network_input
 
 # label -> its mirror (left <-> right), identity for midline bones
 MIRROR = np.arange(len(BONES) + 1)
-for _bone in BONES:
-    if _bone.laterality:
-        _twin = next(b for b in BONES if b.code == _bone.code and b.laterality and b.laterality != _bone.laterality)
-        MIRROR[_bone.value] = _twin.value
+for _value, _twin in TWIN.items():
+    MIRROR[_value] = _twin
 
 
 def jitter_intensity(hu: np.ndarray, rng) -> np.ndarray:
