@@ -140,7 +140,8 @@ def negative_cases(paths) -> list[dict]:
 
 
 def train(net_name: str, cases_dir: Path, out_dir: Path, minutes: float, lr: float, validate_every: int,
-          resume: bool = False, validation_count: int = 6, patience: int = 12, negatives=()) -> dict:
+          resume: bool = False, validation_count: int = 6, patience: int = 12, negatives=(),
+          export_only: bool = False, select_on_all: bool = False) -> dict:
     import torch
 
     from ....nets.fracture import FCOS3D, FractureClassifier
@@ -155,7 +156,8 @@ def train(net_name: str, cases_dir: Path, out_dir: Path, minutes: float, lr: flo
     from .samples import augment_patch, bone_sample, detector_sample
 
     pool = CasePool(cases_dir, "train")
-    validation = CasePool(cases_dir, "validation").cases[:validation_count if net_name != "classifier" else None]
+    all_validation = CasePool(cases_dir, "validation").cases
+    validation = all_validation[:validation_count if net_name != "classifier" else None]  # the rounds' (time)
     calls = {"n": 0}
 
     def refreshed_pick(rng):
@@ -239,14 +241,43 @@ def train(net_name: str, cases_dir: Path, out_dir: Path, minutes: float, lr: flo
             return accuracy, {"accuracy": round(accuracy, 4), "confusion": confusion.tolist(), "lesions": len(ys)}
 
         example = torch.zeros(1, 1, PATCH, PATCH, PATCH)
-    log = train_loop(net, out_dir, minutes, lr, make_batch, loss_fn, evaluate, validate_every, resume, patience=patience)
+    log = train_loop(net, out_dir, 0 if export_only else minutes, lr, make_batch, loss_fn, evaluate, validate_every,
+                     resume or export_only, patience=patience)
+    selection = select_weights(net, out_dir, evaluate, validation, all_validation) if select_on_all else None
     files = export_torchscript(net.eval(), out_dir / MODEL_FILES[net_name], {"forward": [example]}, atol=2e-3, rtol=2e-3)
     best = max(log, key=lambda e: e["score"])
-    summary = {"net": net_name, "files": files, "best": best, "train_cases": len(pool.cases),
+    if selection is not None:
+        best = {**(log[-1] if selection["selected"] == "last" else best), **selection[selection["selected"]],
+                "selected_on": f"all {len(all_validation)} validation cases"}
+    summary = {"net": net_name, "files": files, "best": best, "selection": selection, "train_cases": len(pool.cases),
                "real_negatives": [Path(p).name for p in negatives or ()],
                "validation_cases": len(validation), "log": log}
     (out_dir / "training.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def select_weights(net, out_dir: Path, evaluate, validation: list, all_validation: list) -> dict:
+    """The final choice between the best round's weights (scored on the first validation cases, for
+    time) and the last weights, on the whole validation split: a round's score on a few cases is
+    noisy, and an early lucky round can beat a longer-trained network there. Loads the winner."""
+    import torch
+
+    from ...training.checkpoint import CHECKPOINT_FILE
+
+    candidates = {"best_round": torch.load(out_dir / "best.pt"),
+                  "last": torch.load(out_dir / CHECKPOINT_FILE, weights_only=False)["net"]}
+    validation[:] = all_validation  # the evaluation closures read this list
+    scores = {}
+    for name, state in candidates.items():
+        net.load_state_dict(state)
+        net.eval()
+        with torch.no_grad():
+            score, metrics = evaluate(net)
+        scores[name] = {"score": round(float(score), 4), **metrics}
+    selected = max(scores, key=lambda name: scores[name]["score"])
+    net.load_state_dict(candidates[selected])
+    print(json.dumps({"selection": scores, "selected": selected}), flush=True)
+    return {**scores, "selected": selected}
 
 
 def main(argv=None) -> int:
@@ -261,9 +292,13 @@ def main(argv=None) -> int:
     parser.add_argument("--patience", type=int, default=12, help="stop after this many validations without a better score")
     parser.add_argument("--negative", type=Path, nargs="*", default=(),
                         help="detector: real CTs without fractures, cropped as negatives (15 %% of crops)")
+    parser.add_argument("--export-only", action="store_true", help="no more training: export from the run in --out-dir")
+    parser.add_argument("--select-on-all-validation", action="store_true",
+                        help="ship the better of the best round's and the last weights on the whole validation split")
     args = parser.parse_args(argv)
     summary = train(args.net, args.cases, args.out_dir, args.minutes, args.lr, args.validate_every, args.resume,
-                    patience=args.patience, negatives=args.negative)
+                    patience=args.patience, negatives=args.negative, export_only=args.export_only,
+                    select_on_all=args.select_on_all_validation)
     print(json.dumps({k: v for k, v in summary.items() if k != "log"}, indent=2))
     return 0
 
