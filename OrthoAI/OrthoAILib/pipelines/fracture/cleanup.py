@@ -52,15 +52,16 @@ def clean_labels(labels: np.ndarray, spacing_mm: float, min_component_mm3: float
             continue
         pieces, count = ndimage.label(out == value, structure)
         sizes = np.bincount(pieces.ravel())
-        for index in np.flatnonzero(sizes < min_voxels):
-            if index == 0:
+        for index, box in enumerate(ndimage.find_objects(pieces), start=1):
+            if box is None or sizes[index] >= min_voxels:
                 continue
-            piece = pieces == index
+            box = tuple(slice(max(s.start - 1, 0), s.stop + 1) for s in box)  # one voxel round the piece
+            piece = pieces[box] == index
             ring = ndimage.binary_dilation(piece, structure) & ~piece
-            around = out[ring]
+            around = out[box][ring]
             around = around[(around > 0) & (around != value)]
             if around.size:
-                out[piece] = np.bincount(around).argmax()
+                out[box][piece] = np.bincount(around).argmax()
                 relabelled += int(piece.sum())
     bone = out > 0
     components, count = ndimage.label(bone, structure)

@@ -28,6 +28,7 @@ from ...geometry import ImageGeometry
 from ...image import Image
 from ...runtime.progress import CancelToken, ProgressCallback, report, scaled
 from ..base import STATUS_OK, geometry_json, joined
+from ..volume_grids import corners_ras
 from .bones import BONE_BY_VALUE
 from .classes import CLASSES
 from .cleanup import (MAX_GAP_MM, MIN_COMPONENT_MM3, bones_under_box, clean_labels, labels_to_input_grid,
@@ -42,7 +43,8 @@ DETECTOR_MODEL_ID = "ct-fracture-detector"
 CLASSIFIER_MODEL_ID = "ct-fracture-classifier"
 STATUS_NOT_CT = "not_ct"
 STATUS_NO_BONE = "no_bone"
-MIN_BONE_MM3 = 20_000.0  # less bone than one vertebra: not a body CT the networks can read
+MIN_BONE_MM3 = 20_000.0  # less bone than a few vertebrae: not a body CT the networks can read
+MIN_BONE_MM3_PER_MM = 100.0  # ...or, for a thin slab, less than this per mm of its length (a trunk has 1000+)
 
 
 @dataclass(frozen=True)
@@ -206,9 +208,11 @@ class FracturePipeline:
         labels3, removed["pieces_moved_to_their_side"] = sides_by_position(labels3, spacing_mm=BONE_SPACING_MM)
         lap("cleanup")
         bone_mm3 = float((labels3 > 0).sum()) * BONE_SPACING_MM ** 3
-        if bone_mm3 < MIN_BONE_MM3:
-            return refuse(STATUS_NO_BONE, f"only {bone_mm3:.0f} mm³ of bone found (a trunk CT has far more): "
-                                          "nothing to look for fractures on")
+        length_mm = float(np.ptp(corners_ras(image.array.shape, image.geometry)[:, 2]))
+        needed = min(MIN_BONE_MM3, MIN_BONE_MM3_PER_MM * length_mm)
+        if bone_mm3 < needed:
+            return refuse(STATUS_NO_BONE, f"only {bone_mm3:.0f} mm³ of bone found over {length_mm:.0f} mm (a trunk CT has "
+                                          f"over {needed:.0f}): nothing to look for fractures on")
         present = {int(v): BONE_BY_VALUE[int(v)].key for v in np.unique(labels3) if v > 0}
 
         report(progress, 0.35, "detection grid (2 mm)")
