@@ -60,7 +60,7 @@ class OrthoAIParameterNode:
     inputVolume: vtkMRMLScalarVolumeNode
     # FractureOptions().score_threshold (Testing/e2e/test_fracture_module.py keeps them equal; the pipeline is
     # not imported here, so the module loads before its dependencies are installed)
-    scoreThreshold: Annotated[float, WithinRange(0.05, 0.95)] = 0.35
+    scoreThreshold: Annotated[float, WithinRange(0.05, 0.95)] = 0.30
     forceCpu: bool = False
 
 

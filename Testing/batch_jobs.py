@@ -129,34 +129,23 @@ def write_image(path: Path, seed: int = 0, shape: tuple[int, ...] = (24, 32)) ->
 
 
 def write_ct_series(folder: Path, slices: int, *, prefix: str = "IM", seed: int = 0, suffix: str = "") -> list[Path]:
-    """One CT series written with pydicom, one file per slice, file names in an order unrelated to
-    the slices' positions (so discovery must sort by position). Returns the files, bottom to top."""
+    """One small CT series (``io.ct_dicom``: 20×16 pixels, 0.8 mm, slices 2.5 mm apart), its files
+    renamed in an order unrelated to the slices' positions (so discovery must sort by position).
+    Returns the files, bottom to top."""
     import numpy as np
-    from pydicom.dataset import FileDataset, FileMetaDataset
-    from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
-    folder.mkdir(parents=True, exist_ok=True)
+    from OrthoAILib.geometry import ImageGeometry
+    from OrthoAILib.io.ct_dicom import write_ct_series as write_series
+
     rng = np.random.default_rng(seed)
-    study, series, frame = generate_uid(), generate_uid(), generate_uid()
+    hu = rng.integers(-1000, 1000, (slices, 16, 20)).astype(np.int16)
+    geometry = ImageGeometry((0.8, 0.8, 2.5), (0.0, 0.0, 0.0), ((-1, 0, 0), (0, -1, 0), (0, 0, 1)))
+    written = write_series(folder / f".{prefix}-staging", hu, geometry)
     order = rng.permutation(slices)
     paths = []
-    for index in range(slices):
-        meta = FileMetaDataset()
-        meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID = CTImageStorage, generate_uid()
-        meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        path = folder / f"{prefix}{order[index]:04d}{suffix}"
-        dataset = FileDataset(str(path), {}, file_meta=meta, preamble=b"\0" * 128)
-        dataset.SOPClassUID, dataset.SOPInstanceUID = CTImageStorage, meta.MediaStorageSOPInstanceUID
-        dataset.StudyInstanceUID, dataset.SeriesInstanceUID, dataset.FrameOfReferenceUID = study, series, frame
-        dataset.Modality, dataset.InstanceNumber = "CT", int(order[index]) + 1
-        dataset.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
-        dataset.ImagePositionPatient = [0.0, 0.0, 2.5 * index]
-        dataset.PixelSpacing, dataset.SliceThickness = [0.8, 0.8], 2.5
-        dataset.SamplesPerPixel, dataset.PhotometricInterpretation = 1, "MONOCHROME2"
-        dataset.Rows, dataset.Columns = 16, 20
-        dataset.BitsAllocated, dataset.BitsStored, dataset.HighBit, dataset.PixelRepresentation = 16, 16, 15, 0
-        dataset.RescaleIntercept, dataset.RescaleSlope = 0, 1
-        dataset.PixelData = rng.integers(0, 2000, (16, 20)).astype(np.uint16).tobytes()
-        dataset.save_as(str(path), enforce_file_format=True)
-        paths.append(path)
+    for index, path in enumerate(written):
+        target = folder / f"{prefix}{order[index]:04d}{suffix}"
+        path.rename(target)
+        paths.append(target)
+    (folder / f".{prefix}-staging").rmdir()
     return paths
