@@ -66,13 +66,13 @@ def test_a_ct_gives_bone_labels_on_its_grid_and_findings_as_documented(nifti_run
     for finding in document["fractures"]:
         assert {"id", "bone", "class", "class_probabilities", "score", "center_ras_mm", "size_mm"} <= finding.keys()
         assert abs(sum(finding["class_probabilities"].values()) - 1) < 1e-3
-        assert finding["bone"] in document["bones"].values() or finding["bone"]
+        assert finding["bone"] in document["bones"].values()  # a finding lies on a bone that was labelled
     with open(out / "fractures.csv", newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
     assert len(rows) == max(1, len(document["fractures"])) and rows[0]["input"] == "chest.nii.gz"
     assert (out / "chest.mrb").stat().st_size > 10_000
-    assert _digest(source) == {**before, **{k: v for k, v in _digest(source).items() if k not in before}}
-    assert all(_digest(source)[name] == digest for name, digest in before.items())
+    after = _digest(source)
+    assert all(after.get(name) == digest for name, digest in before.items())  # every input still there, unchanged
 
 
 def test_a_dicom_series_with_gantry_tilt_is_read_with_a_warning(cases, tmp_path):

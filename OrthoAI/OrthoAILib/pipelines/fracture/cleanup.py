@@ -13,7 +13,7 @@ Clean-up defaults, and why:
   (up to ~40 mm in the lower chest) and the arms lying beside the body (humerus to ribs, with muscle
   and fat between, up to ~60 mm). A bone island farther than that from the rest (the table, a
   calcified lymph node, a swallowed tablet, metal outside the body) is not part of this patient's
-  skeleton. (At 45 mm a generated case lost an arm whose humerus the network had found in pieces.)
+  skeleton. (At 45 mm a held-out generated case lost 38 ml of true bone the network had found in pieces.)
 """
 
 from __future__ import annotations

@@ -18,13 +18,6 @@ def bone_dice(predicted: np.ndarray, truth: np.ndarray, values=None) -> dict[int
     return out
 
 
-def segment_bones(net, hu: np.ndarray) -> np.ndarray:
-    """Labels of a whole 3 mm volume by the bone network, as the pipeline runs it."""
-    from .pipeline import run_bone_net
-
-    return run_bone_net(net, hu)
-
-
 def centre_inside(boxes: np.ndarray, truth: np.ndarray) -> np.ndarray:
     """``inside[p, t]``: the centre of found box p lies in true box t."""
     boxes, truth = np.asarray(boxes).reshape(-1, 6), np.asarray(truth).reshape(-1, 6)

@@ -51,12 +51,6 @@ class CasePool:
         return self.cases[rng.integers(len(self.cases))]
 
 
-def dice_ce(logits, target, classes: int):
-    from ...knee.training.networks import dice_ce_loss
-
-    return dice_ce_loss(logits, target, classes)
-
-
 def detector_loss(outputs, targets):
     """Focal + centre-ness + IoU over a batch; ``targets`` per sample a list of level dicts."""
     import torch
@@ -117,13 +111,6 @@ def froc(found: list[tuple[np.ndarray, np.ndarray]], truths: list[np.ndarray],
     return result
 
 
-def detect_volume(net, hu: np.ndarray, score_threshold: float = 0.05):
-    """Boxes and scores (after NMS) on a whole 2 mm volume, as the pipeline runs the detector."""
-    from ..pipeline import run_detector
-
-    return run_detector(net, hu, score_threshold)
-
-
 def negative_cases(paths) -> list[dict]:
     """Real CTs with no fracture, on the detection grid, as cases without boxes (the detector learns
     that real bone, unlike the phantoms', is not a finding)."""
@@ -174,12 +161,15 @@ def train(net_name: str, cases_dir: Path, out_dir: Path, minutes: float, lr: flo
             return torch.from_numpy(x[None]), torch.from_numpy(y[None])
 
         def loss_fn(out, y):
-            return dice_ce(out, y, BONE_COUNT + 1)
+            from ...knee.training.networks import dice_ce_loss
+
+            return dice_ce_loss(out, y, BONE_COUNT + 1)
 
         def evaluate(model):
-            from ..evaluation import bone_dice, segment_bones
+            from ..evaluation import bone_dice
+            from ..pipeline import run_bone_net
 
-            scores = [bone_dice(segment_bones(model, case["ct3"]), case["lab3"]) for case in validation]
+            scores = [bone_dice(run_bone_net(model, case["ct3"]), case["lab3"]) for case in validation]
             per_bone = {str(b): round(float(np.nanmean([s.get(b, np.nan) for s in scores])), 4)
                         for b in range(1, BONE_COUNT + 1) if any(b in s for s in scores)}
             return float(np.mean(list(per_bone.values()))), {"dice": per_bone}
@@ -200,7 +190,9 @@ def train(net_name: str, cases_dir: Path, out_dir: Path, minutes: float, lr: flo
             return x, [fcos_targets(s[1], (CROP["detector"],) * 3) for s in samples]
 
         def evaluate(model):
-            found = [detect_volume(model, case["ct2"]) for case in validation]
+            from ..pipeline import run_detector
+
+            found = [run_detector(model, case["ct2"]) for case in validation]
             result = froc(found, [case["boxes"].reshape(-1, 6) for case in validation])
             return result["mean"], {"froc": result}
 

@@ -142,16 +142,10 @@ def main(argv=None) -> int:
     parser.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[6] / "shared" / "data" / "ct")
     parser.add_argument("--out", type=Path, default=None, help="also write the JSON here")
     args = parser.parse_args(argv)
-    pipeline = FracturePipeline()
-    pipeline_options = FractureOptions()
-
-    class _Run:  # the default options, the report's own pipeline
-        def run(self, image):
-            return pipeline.run(image, pipeline_options)
-
-    report = {"score_threshold": pipeline_options.score_threshold,
-              "totalsegmentator": totalsegmentator(_Run(), args.data / "totalsegmentator"),
-              "fracsegnet": fracsegnet(_Run(), args.data / "fracsegnet")}
+    pipeline = FracturePipeline()  # run with its default options, as a user runs it
+    report = {"score_threshold": FractureOptions().score_threshold,
+              "totalsegmentator": totalsegmentator(pipeline, args.data / "totalsegmentator"),
+              "fracsegnet": fracsegnet(pipeline, args.data / "fracsegnet")}
     text = json.dumps(report, indent=2)
     print(text)
     if args.out is not None:
