@@ -14,8 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-from resident import rss_mb
+from OrthoAILib.runtime.memory import growth_per_case, resident_mb
 
 FILMS = int(sys.argv[1]) if len(sys.argv) > 1 else 16
 
@@ -27,10 +26,9 @@ def run(write_scene: bool, folder: Path) -> dict:
     samples = []
     started = time.perf_counter()
     summary = run_batch(HipJob(write_scene=write_scene), folder / "films", folder / f"out-{write_scene}",
-                        log=lambda line: samples.append(rss_mb()) if line.startswith("[") else None)
+                        log=lambda line: samples.append(resident_mb()) if line.startswith("[") else None)
     seconds = time.perf_counter() - started
-    tail = np.array(samples[2:])
-    slope = float(np.polyfit(np.arange(tail.size), tail, 1)[0]) if tail.size > 2 else float("nan")
+    slope = growth_per_case(samples)
     return {"scene_bundles_and_pictures": write_scene, "cases": len(samples), "failed": summary.failed,
             "rss_mb_after_case": [round(v, 1) for v in samples], "growth_mb_per_case": round(slope, 2),
             "seconds_per_case": round(seconds / max(1, len(samples)), 3)}

@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from resident import rss_mb
+from OrthoAILib.runtime.memory import resident_mb
 
 FRAMES = int(sys.argv[1]) if len(sys.argv) > 1 else 60
 SIZE = 352
@@ -96,11 +96,11 @@ def video_run(paths: list[Path], folder: Path) -> dict:
     job.prepare()
     staging = folder / "staging"
     staging.mkdir()
-    memory = [rss_mb()]
+    memory = [resident_mb()]
     started = time.perf_counter()
     outcome = job.process(CaseInput("clip", (str(video),), "clip.mp4"), staging)
     seconds = time.perf_counter() - started
-    memory.append(rss_mb())
+    memory.append(resident_mb())
     count = len({row["frame_index"] for row in outcome.rows})
     return {"video_frames": count, "seconds": round(seconds, 2), "frames_per_second": round(count / seconds, 1),
             "resident_mb_before_after": [round(m, 1) for m in memory],
@@ -115,7 +115,7 @@ def main() -> int:
         paths, label = frames(folder / "frames")
         report = {"benchmark": "endoscopy pipeline", "frames_used": label, "frame_size": [SIZE, SIZE],
                   "torch_threads": torch.get_num_threads(), **frame_speed(paths, folder / "out"),
-                  "video": video_run(paths, folder), "resident_mb_end": round(rss_mb(), 1)}
+                  "video": video_run(paths, folder), "resident_mb_end": round(resident_mb(), 1)}
     print(json.dumps(report, indent=2))
     return 0
 

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-from resident import rss_mb
+from OrthoAILib.runtime.memory import growth_per_case, resident_mb
 
 STILLS = int(sys.argv[1]) if len(sys.argv) > 1 else 40
 HC18 = Path(__file__).resolve().parents[3] / "shared" / "data" / "hc18"
@@ -71,9 +71,8 @@ def memory(folder: Path, out: Path) -> dict:
 
     samples = []
     summary = run_batch(FetalJob(pixel_size_mm=0.15), folder, out,
-                        log=lambda line: samples.append(rss_mb()) if line.startswith("[") else None)
-    tail = np.array(samples[2:])
-    slope = float(np.polyfit(np.arange(tail.size), tail, 1)[0]) if tail.size > 2 else float("nan")
+                        log=lambda line: samples.append(resident_mb()) if line.startswith("[") else None)
+    slope = growth_per_case(samples)
     return {"cases": len(samples), "failed": summary.failed, "rss_mb_first_last": [round(samples[0], 1), round(samples[-1], 1)],
             "growth_mb_per_case": round(slope, 3)}
 

@@ -13,17 +13,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..pipelines.bone_phantom.pipeline import CSV_COLUMNS, LABELS, BonePhantomPipeline, BoneSegmentationResult
+from .instances import one_per_process
 from .jobs import BatchJob, CaseInput, CaseOutcome, pipeline_status
 
 BONE_COLOUR = (0.95, 0.84, 0.57)
-_pipelines: dict[bool, BonePhantomPipeline] = {}
 
 
 def shared_pipeline(force_cpu: bool = False) -> BonePhantomPipeline:
     """One pipeline per process: the model loads once."""
-    if force_cpu not in _pipelines:
-        _pipelines[force_cpu] = BonePhantomPipeline(force_cpu=force_cpu)
-    return _pipelines[force_cpu]
+    return one_per_process(BonePhantomPipeline, force_cpu=force_cpu)
 
 
 def segmentation_for(result: BoneSegmentationResult, name: str, scene=None, reference_volume=None):

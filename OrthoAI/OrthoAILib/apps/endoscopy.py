@@ -24,19 +24,16 @@ from ..io.reports import write_json
 from ..pipelines.base import STATUS_OK
 from ..pipelines.endoscopy.fusion import depth_png_values, fuse, video_picture
 from ..pipelines.endoscopy.pipeline import EndoscopyOptions, EndoscopyPipeline, EndoscopyResult, frame_rgb
+from .instances import one_per_process
 from .jobs import BatchJob, CaseInput, CaseOutcome
 
 CSV_COLUMNS = ("input", "frame_index", "status", "lesion_count", "lesion", "area_px", "area_percent_of_field",
                "confidence", "peak_probability", "box_top_left_bottom_right", "median_depth_cm", "warnings", "message")
-_pipelines: dict[str, EndoscopyPipeline] = {}
 
 
 def shared_pipeline(device=None) -> EndoscopyPipeline:
     """One endoscopy pipeline per process and device: its two models load once."""
-    key = str(device)
-    if key not in _pipelines:
-        _pipelines[key] = EndoscopyPipeline(device=device)
-    return _pipelines[key]
+    return one_per_process(EndoscopyPipeline, device=device)
 
 
 def is_video(path: str | Path) -> bool:

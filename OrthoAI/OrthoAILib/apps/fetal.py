@@ -25,17 +25,13 @@ from ..errors import InputError
 from ..io.pictures import png_bytes
 from ..pipelines.fetal.pictures import heatmap_picture, mask_picture
 from ..pipelines.fetal.pipeline import CSV_COLUMNS, FetalHeadPipeline, FetalOptions, FetalResult
+from .instances import one_per_process
 from .jobs import BatchJob, CaseInput, CaseOutcome
-
-_pipelines: dict[str, FetalHeadPipeline] = {}
 
 
 def shared_pipeline(device=None) -> FetalHeadPipeline:
     """One fetal pipeline per process and device: its two models load once."""
-    key = str(device)
-    if key not in _pipelines:
-        _pipelines[key] = FetalHeadPipeline(device=device)
-    return _pipelines[key]
+    return one_per_process(FetalHeadPipeline, device=device)
 
 
 @dataclass(frozen=True)

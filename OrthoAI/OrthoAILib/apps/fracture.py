@@ -18,21 +18,18 @@ from typing import Optional
 
 from ..image import Image
 from ..io.reports import write_json
+from ..io.volume import VOLUME_SUFFIXES
 from ..pipelines.fracture.pipeline import FractureOptions, FracturePipeline, FractureResult
+from .instances import one_per_process
 from .jobs import BatchJob, CaseInput, CaseOutcome
 
 CSV_COLUMNS = ("input", "status", "fractures", "id", "bone", "class", "probability", "score", "center_r_mm",
                "center_a_mm", "center_s_mm", "size_x_mm", "size_y_mm", "size_z_mm", "warnings")
-VOLUME_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd", ".dcm")
-_pipelines: dict[str, FracturePipeline] = {}
 
 
 def shared_pipeline(force_cpu: bool = False) -> FracturePipeline:
     """One pipeline per process: its three models load once."""
-    key = str(force_cpu)
-    if key not in _pipelines:
-        _pipelines[key] = FracturePipeline(force_cpu=force_cpu)
-    return _pipelines[key]
+    return one_per_process(FracturePipeline, force_cpu=force_cpu)
 
 
 def detect(image: Image, pipeline: Optional[FracturePipeline] = None, options: Optional[FractureOptions] = None,

@@ -20,21 +20,17 @@ from typing import Optional
 from ..errors import InputError
 from ..pipelines.hip.pipeline import SIDES, HipCaseResult, HipOptions, HipPipeline
 from ..pipelines.hip.report import CSV_COLUMNS
+from .instances import one_per_process
 from .jobs import BatchJob, CaseInput, CaseOutcome
 
 # Plausible ranges, checked before any film is read (a wrong unit must not allocate gigabytes).
 CUP_DIAMETER_RANGE_MM = (20.0, 100.0)
 PIXEL_SPACING_RANGE_MM = (0.01, 2.0)
 
-_pipelines: dict[tuple, HipPipeline] = {}
-
 
 def shared_pipeline(device=None) -> HipPipeline:
     """One hip pipeline per process and device: its models load once, whatever the options."""
-    key = (str(device),)
-    if key not in _pipelines:
-        _pipelines[key] = HipPipeline(device=device)
-    return _pipelines[key]
+    return one_per_process(HipPipeline, device=device)
 
 
 def check_hip_options(cup_diameter_mm: Optional[float], spacing_mm: Optional[float], side: str) -> None:

@@ -23,25 +23,22 @@ from typing import Optional
 from ..errors import InputError
 from ..image import Image, ImageOrigin
 from ..io.reports import write_json
+from ..io.volume import VOLUME_SUFFIXES
 from ..pipelines.base import STATUS_OK, geometry_json, joined
 from ..pipelines.knee.biomarkers import (BIOMARKER_COLUMNS, KneeBiomarkers, check_same_grid, measure_labelmap,
                                          thickness_change)
 from ..pipelines.knee.grid import check_knee_grid
 from ..pipelines.knee.pipeline import STATUS_NO_CARTILAGE, KneeCartilagePipeline, KneeOptions, KneeResult
 from ..pipelines.knee.plates import DEFAULT_LABELS
+from .instances import one_per_process
 from .jobs import BatchJob, CaseInput, CaseOutcome, pipeline_status
 
 CSV_COLUMNS = ("input", "status") + BIOMARKER_COLUMNS + ("warnings",)
-VOLUME_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd", ".dcm")
-_pipelines: dict[str, KneeCartilagePipeline] = {}
 
 
 def shared_pipeline(force_cpu: bool = False) -> KneeCartilagePipeline:
     """One pipeline per process: its two models load once."""
-    key = str(force_cpu)
-    if key not in _pipelines:
-        _pipelines[key] = KneeCartilagePipeline(force_cpu=force_cpu)
-    return _pipelines[key]
+    return one_per_process(KneeCartilagePipeline, force_cpu=force_cpu)
 
 
 def segment_and_measure(image: Image, pipeline: Optional[KneeCartilagePipeline] = None,

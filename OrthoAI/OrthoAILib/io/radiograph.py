@@ -22,9 +22,9 @@ from .discovery import file_suffix, has_dicom_magic
 from .radiograph_dicom import SUPPORTED, read_dicom_radiograph
 from .radiograph_policy import (SpacingChoice, check_film_size, choose_spacing, columns_towards_patient_right,
                                 check_finite, dicom_spacing, greyscale, is_mirrored, positive_spacing, radiograph_image)
+from .volume import VOLUME_FILE_SUFFIXES
 
 DICOM_SUFFIXES = {".dcm", ".dicom", ""}
-ITK_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
 BITMAP_SUFFIXES = (".png", ".jpg", ".jpeg")
 
 
@@ -36,7 +36,7 @@ def read_radiograph(path: str | Path, spacing_mm: Optional[float] = None) -> Ima
     if spacing_mm is not None:
         positive_spacing((spacing_mm, spacing_mm), "--spacing")  # checked before anything is read
     suffix = file_suffix(path)
-    if suffix in ITK_SUFFIXES or suffix in BITMAP_SUFFIXES:
+    if suffix in VOLUME_FILE_SUFFIXES or suffix in BITMAP_SUFFIXES:
         return _read_with_itk(path, suffix, spacing_mm)
     if suffix in DICOM_SUFFIXES or has_dicom_magic(path):
         return read_dicom_radiograph(path, spacing_mm)

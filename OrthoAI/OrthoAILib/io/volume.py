@@ -17,6 +17,8 @@ from ..errors import InputError
 from ..geometry import ImageGeometry
 from ..image import Image, ImageOrigin
 
+VOLUME_FILE_SUFFIXES = (".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd")
+VOLUME_SUFFIXES = VOLUME_FILE_SUFFIXES + (".dcm",)  # what a folder of volumes or DICOM series may hold
 MAX_LABELS = 512  # a labelmap of the whole body has ~120; an image has thousands of grey values
 MAX_VOXELS = 1024 * 1024 * 1024  # 1 Gi voxels (4 GiB as float32): larger is refused before reading
 _LPS = np.diag([-1.0, -1.0, 1.0])

@@ -10,15 +10,15 @@ operating point); classification accuracy and confusion matrix over the true les
 
 ``--validation``: the same on the validation seeds (90 000+), whose score at 2 false positives per
 scan is the pipeline's default threshold. ``--speed``: a 512×512×300 CT (0.8 × 0.8 × 1 mm) written as NIfTI and run through ``orthoai
-fracture`` in a fresh process: wall time, the pipeline's stage timings and the process's peak memory.
+fracture`` in a fresh process: wall time, the pipeline's stage timings and that process's peak memory
+(``runtime.memory.run_measured``: not the benchmark's own). Over the accuracy cases, run in one process,
+the resident memory after each case shows whether memory stays flat over a batch.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +36,7 @@ def accuracy(count: int, log=print, first_seed: int = TEST_SEED) -> dict:
     from ..classes import CLASSES
     from ..evaluation import bone_dice, match_findings
     from ..pipeline import FractureOptions, FracturePipeline
+    from ....runtime.memory import growth_per_case, resident_mb
     from .data import case_image
 
     pipeline = FracturePipeline()
@@ -44,13 +45,13 @@ def accuracy(count: int, log=print, first_seed: int = TEST_SEED) -> dict:
     entries, truths_total, off_bone = [], 0, 0
     confusion = np.zeros((len(CLASSES), len(CLASSES)), int)
     bone_right, bone_total = 0, 0
-    seconds, peak_mb = [], []
+    seconds, resident = [], []
     for seed in range(first_seed, first_seed + count):
         image, case = case_image(seed)
         started = time.perf_counter()
         result = pipeline.run(image, options)
         seconds.append(time.perf_counter() - started)
-        peak_mb.append(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+        resident.append(resident_mb())
         for value, d in bone_dice(result.bone_labels, case.labels).items():
             dice_per_bone.setdefault(value, []).append(d)
         truth = case.boxes_ras()
@@ -92,8 +93,9 @@ def accuracy(count: int, log=print, first_seed: int = TEST_SEED) -> dict:
             "confusion": {"classes": list(CLASSES), "rows_true_columns_predicted": confusion.tolist()},
             "bone_label_accuracy_on_hits": round(bone_right / max(bone_total, 1), 4),
             "boxes_discarded_off_bone": off_bone, "seconds_per_case_mean": round(float(np.mean(seconds)), 2),
-            # flat over the batch: the process's peak after the first case and after the last
-            "peak_rss_mb_after_first_and_last_case": [round(peak_mb[0]), round(peak_mb[-1])]}
+            # flat over the batch (no leak): resident memory after each case, and its slope past the first two
+            "resident_mb_after_case": [round(m) for m in resident],
+            "resident_growth_mb_per_case": round(growth_per_case(resident), 1)}
 
 
 def speed(log=print) -> dict:
@@ -103,6 +105,7 @@ def speed(log=print) -> dict:
     case = make_ct_case(TEST_SEED + 999, spacing=(0.8, 0.8, 1.0), size_mm=(409.6, 409.6, 300.0), z_centre=250.0,
                         lesions=(3, 3))
     from ....io.volume import write_volume
+    from ....runtime.memory import run_measured
 
     with tempfile.TemporaryDirectory() as folder:
         folder = Path(folder)
@@ -110,9 +113,8 @@ def speed(log=print) -> dict:
         log(f"wrote {path.name} {case.hu.shape[::-1]}")
         started = time.perf_counter()
         command = [sys.executable, "-m", "OrthoAILib.apps", "fracture", str(path), "--out", str(folder / "out"), "--no-scene"]
-        completed = subprocess.run(command, capture_output=True, text=True, encoding="utf-8")
+        completed, peak_mb = run_measured(command, capture_output=True, text=True, encoding="utf-8")
         wall = time.perf_counter() - started
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         document = json.loads((folder / "out" / "ct512.fractures.json").read_text(encoding="utf-8")) if completed.returncode in (0, 1) else {}
     return {"shape_ijk": list(case.hu.shape[::-1]), "spacing_mm": list(case.geometry.spacing), "exit_code": completed.returncode,
             "wall_s_process": round(wall, 1), "pipeline_timings_s": document.get("timings_s"),

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import time
 from pathlib import Path
 
@@ -41,10 +40,11 @@ def test_knee(seed: int):
 def run(knees: int, workdir: Path) -> dict:
     """Test knees written as NIfTI, then ``orthoai knee`` on them in a child process (its peak memory
     is the pipeline's alone), then its files scored against the truth."""
-    import subprocess
     import sys
 
     import SimpleITK as sitk
+
+    from ....runtime.memory import run_measured
 
     from ...knee.biomarkers import dice, measure_labelmap
     from ..preprocess import to_sitk
@@ -57,10 +57,9 @@ def run(knees: int, workdir: Path) -> dict:
         sitk.WriteImage(to_sitk(image, geometry), str(inputs / f"knee{seed}.nii.gz"))
         truths[f"knee{seed}"] = (truth, geometry)
     began = time.perf_counter()
-    completed = subprocess.run([sys.executable, "-m", "OrthoAILib.apps", "knee", str(inputs), "--out", str(out),
-                                "--no-maps"], capture_output=True, text=True, encoding="utf-8")
+    completed, peak_mb = run_measured([sys.executable, "-m", "OrthoAILib.apps", "knee", str(inputs), "--out", str(out),
+                                       "--no-maps"], capture_output=True, text=True, encoding="utf-8")
     wall = time.perf_counter() - began
-    peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     cases = []
     for name, (truth, geometry) in truths.items():
         document = json.loads((out / f"{name}.biomarkers.json").read_text(encoding="utf-8"))
