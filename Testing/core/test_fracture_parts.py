@@ -152,3 +152,35 @@ def test_a_sided_bone_on_the_wrong_side_of_the_midline_takes_its_twin_label():
     assert changed == 2
     assert (out[5:10, 5:10, 5:10] == 2).all() and (out[5:10, 5:10, 45:50] == 1).all()
     assert (out[12:16, 5:10, 50:55] == 9).all() and (out[labels == 4] == 4).all()
+
+
+@pytest.mark.parametrize("z_centre", [330.0, 560.0])  # lower chest and lumbar spine; upper chest and neck
+def test_vertebrae_are_named_by_the_ribs_beside_them(z_centre):
+    """Every vertebra called lumbar (the network's usual error): the ribs put the levels back."""
+    from OrthoAILib.pipelines.fracture.cleanup import spine_levels_by_ribs
+
+    case = make_ct_case(11, spacing=(3.0, 3.0, 3.0), size_mm=(420.0, 380.0, 300.0), z_centre=z_centre, lesions=(0, 0))
+    truth = case.labels
+    present = [v for v in (3, 4, 5) if (truth == v).sum() > 200]
+    assert len(present) == 2
+    all_lumbar = np.where(np.isin(truth, (3, 4, 5)), 5, truth).astype(truth.dtype)
+    named, renamed = spine_levels_by_ribs(all_lumbar, 3.0)
+    assert renamed > 0 and np.array_equal(named == 0, truth == 0)  # names change, the bone does not
+    dice = bone_dice(named, truth)
+    assert all(dice[v] > 0.9 for v in present), dice
+    assert spine_levels_by_ribs(truth, 3.0)[1] < 0.05 * np.isin(truth, (3, 4, 5)).sum()  # right names stay
+
+
+def test_without_ribs_beside_the_spine_the_vertebrae_keep_their_names():
+    from OrthoAILib.pipelines.fracture.cleanup import spine_levels_by_ribs
+
+    labels = np.zeros((60, 40, 60), np.uint8)
+    labels[:, 15:25, 25:35] = 5  # a lumbar spine
+    labels[:, 20:30, 5:15] = 7  # hip bones beside it
+    labels[:, 20:30, 45:55] = 8
+    assert spine_levels_by_ribs(labels, 3.0)[1] == 0
+    labels[10:14, 20:24, 10:14] = 1  # a few voxels called rib beside the pelvis: no chest
+    assert spine_levels_by_ribs(labels, 3.0)[1] == 0
+    labels[:, 20:30, 5:15] = 0  # ribs only 12 mm high: too little to place the levels
+    labels[:, 20:30, 45:55] = 0
+    assert spine_levels_by_ribs(labels, 3.0)[1] == 0

@@ -19,9 +19,10 @@ import slicer
 import vtk
 
 from ...errors import InputError
+from ...pipelines.fracture.bones import BONE_BY_KEY
 from ...pipelines.fracture.classes import CLASSES
 from ...pipelines.fracture.pictures import class_colour
-from ...pipelines.fracture.pipeline import BONE_BY_VALUE_KEY, Finding, FractureResult
+from ...pipelines.fracture.pipeline import Finding, FractureResult
 from ..app import current_scene
 from ..tables import table_from_records
 
@@ -34,7 +35,7 @@ _ROI_EVENTS = (vtk.vtkCommand.ModifiedEvent, slicer.vtkMRMLMarkupsNode.PointModi
 
 
 def bone_title(key: str) -> str:
-    bone = BONE_BY_VALUE_KEY.get(key)
+    bone = BONE_BY_KEY.get(key)
     return bone.title if bone else key
 
 

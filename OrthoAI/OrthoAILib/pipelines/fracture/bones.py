@@ -47,6 +47,7 @@ BONES: tuple[Bone, ...] = (
     Bone(18, "other_bone", "other bone", "272673000", "Bone", "", (0.85, 0.85, 0.80)),
 )
 BONE_BY_VALUE = {bone.value: bone for bone in BONES}
+BONE_BY_KEY = {bone.key: bone for bone in BONES}
 # each sided bone's value -> the value of the same bone on the other side
 TWIN = {a.value: b.value for a in BONES for b in BONES if a.code == b.code and a.laterality and b.laterality
         and a.laterality != b.laterality}

@@ -26,6 +26,8 @@ from ..volume_grids import corners_ras, resample
 
 MIN_COMPONENT_MM3 = 400.0
 MAX_GAP_MM = 60.0
+RIB_REACH_MM = 75.0  # a rib head lies 25-35 mm from its vertebral body's centre; the generated ribs begin ~67 mm out
+MIN_RIB_EXTENT_MM = 60.0  # less than about three thoracic vertebrae with ribs: too little to place the levels
 
 
 def clean_labels(labels: np.ndarray, spacing_mm: float, min_component_mm3: float = MIN_COMPONENT_MM3,
@@ -120,6 +122,54 @@ def sides_by_position(labels: np.ndarray, side_margin_mm: float = 10.0, spacing_
                 out[components == index] = twin
                 changed += 1
     return out, changed
+
+
+def spine_levels_by_ribs(labels: np.ndarray, spacing_mm: float = 3.0, reach_mm: float = RIB_REACH_MM,
+                         min_extent_mm: float = MIN_RIB_EXTENT_MM) -> tuple[np.ndarray, int]:
+    """Cervical, thoracic and lumbar vertebrae told apart by the ribs, not by the network's guess.
+
+    Thoracic vertebrae are, by definition, those the ribs articulate with: on the canonical grid (slices
+    run superior) the vertebra voxels at the heights where a rib lies within ``reach_mm`` of the spine's
+    centre are thoracic, those above cervical, those below lumbar. The heights come from the longest run
+    of such slices (gaps under 30 mm closed; none where more sacrum and hip bone than rib is found), so a few stray
+    "rib" voxels elsewhere do not move it. Left as
+    the network said where that run is shorter than ``min_extent_mm`` (no chest in view, or no ribs
+    found). Returns the labels and how many voxels were renamed."""
+    from .bones import BONE_BY_KEY
+
+    spine_values = [BONE_BY_KEY[k].value for k in ("vertebrae_cervical", "vertebrae_thoracic", "vertebrae_lumbar")]
+    cervical, thoracic, lumbar = spine_values
+    spine = np.isin(labels, spine_values)
+    ribs = np.isin(labels, [BONE_BY_KEY["rib_left"].value, BONE_BY_KEY["rib_right"].value])
+    pelvis = np.isin(labels, [BONE_BY_KEY[k].value for k in ("sacrum", "hip_left", "hip_right")])
+    # a slice with more pelvis than rib is the pelvis's: no rib head lies beside it
+    thoracic_like = ribs.sum((1, 2)) > pelvis.sum((1, 2))
+    reach = reach_mm / spacing_mm
+    with_ribs = []
+    for k in np.flatnonzero(spine.any((1, 2)) & thoracic_like):
+        centre = np.median(np.argwhere(spine[k]), 0)
+        if (np.hypot(*(np.argwhere(ribs[k]) - centre).T) <= reach).any():
+            with_ribs.append(int(k))
+    run = _longest_run(with_ribs, max_gap=int(30.0 / spacing_mm))
+    if run is None or (run[1] - run[0] + 1) * spacing_mm < min_extent_mm:
+        return labels, 0
+    heights = np.arange(labels.shape[0])[:, None, None]
+    levels = np.where(heights > run[1], cervical, np.where(heights < run[0], lumbar, thoracic))
+    out = np.where(spine, levels, labels).astype(labels.dtype)
+    return out, int((out != labels).sum())
+
+
+def _longest_run(indices: list[int], max_gap: int) -> tuple[int, int] | None:
+    """The longest stretch of sorted indices whose steps are at most ``max_gap``: (first, last)."""
+    if not indices:
+        return None
+    runs, start = [], indices[0]
+    for previous, current in zip(indices, indices[1:]):
+        if current - previous > max_gap:
+            runs.append((start, previous))
+            start = current
+    runs.append((start, indices[-1]))
+    return max(runs, key=lambda r: r[1] - r[0])
 
 
 def bones_under_box(labels: np.ndarray, geometry: ImageGeometry, low_ras, high_ras, margin_mm: float = 3.0) -> dict[int, int]:

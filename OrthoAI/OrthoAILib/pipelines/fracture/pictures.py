@@ -14,7 +14,8 @@ import numpy as np
 
 from ...geometry import ImageGeometry
 from ...phantoms.glyphs import stamp_text
-from .pipeline import BONE_BY_VALUE_KEY, Finding
+from .bones import BONE_BY_KEY
+from .pipeline import Finding
 
 BONE_WINDOW_HU = (-450.0, 1050.0)  # level 300, width 1500
 AIR_HU = -1024.0  # outside the volume
@@ -78,7 +79,7 @@ def finding_picture(volume_kji: np.ndarray, geometry: ImageGeometry, finding: Fi
     _draw_box(image, _pixel_of(high[1], centre[1], field, SLICE_PX), _pixel_of(low[1], centre[1], field, SLICE_PX),
               _pixel_of(high[0], centre[0], field, SLICE_PX), _pixel_of(low[0], centre[0], field, SLICE_PX),
               class_colour(finding.cls))
-    bone = BONE_BY_VALUE_KEY.get(finding.bone)
+    bone = BONE_BY_KEY.get(finding.bone)
     size = high - low
     lines = (f"FRACTURE {finding.id}  {finding.cls} {finding.class_probabilities.get(finding.cls, 0.0):.2f}",
              bone.title if bone else finding.bone.replace("_", " "),

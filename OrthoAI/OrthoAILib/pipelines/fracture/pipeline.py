@@ -2,8 +2,9 @@
 
 1. The CT onto the canonical axial grids (``preprocess``): 3 mm for bone labels, 2 mm for detection.
 2. Bone labels by a residual 3-D U-Net (``ct-bone-labels``), then connected-component clean-up
-   (``cleanup.clean_labels``: small components and islands far from the skeleton removed) and the
-   side of each left/right bone piece from where it lies (``cleanup.sides_by_position``).
+   (``cleanup.clean_labels``: small components and islands far from the skeleton removed), the
+   side of each left/right bone piece from where it lies (``cleanup.sides_by_position``), and the
+   vertebrae named cervical, thoracic or lumbar by the ribs beside them (``cleanup.spine_levels_by_ribs``).
 3. Fracture boxes by a 3-D FCOS detector on a ResNet-50 layout (``ct-fracture-detector``), decoded per
    pyramid level and merged by 3-D non-maximum suppression; boxes in patient mm with a score.
 4. A box with no bone under it is discarded; the others are labelled with the bone they overlap most
@@ -29,10 +30,10 @@ from ...image import Image
 from ...runtime.progress import CancelToken, ProgressCallback, report, scaled
 from ..base import STATUS_OK, geometry_json, joined
 from ..volume_grids import corners_ras
-from .bones import BONE_BY_VALUE
+from .bones import BONE_BY_KEY, BONE_BY_VALUE
 from .classes import CLASSES
 from .cleanup import (MAX_GAP_MM, MIN_COMPONENT_MM3, bones_under_box, clean_labels, labels_to_input_grid,
-                      sides_by_position)
+                      sides_by_position, spine_levels_by_ribs)
 from .detection import decode, nms_3d
 from .grid import check_ct_grid, looks_like_ct
 from .patches import lesion_patch
@@ -72,7 +73,7 @@ class Finding:
 
     @property
     def title(self) -> str:
-        bone = BONE_BY_VALUE_KEY.get(self.bone)
+        bone = BONE_BY_KEY.get(self.bone)
         return (f"Fracture {self.id} · {bone.title if bone else self.bone} · {self.cls} "
                 f"{self.class_probabilities.get(self.cls, 0.0):.2f}")
 
@@ -83,8 +84,6 @@ class Finding:
                 "size_mm": [round(v, 2) for v in self.size_mm],
                 "box_ras_mm": [[round(v, 2) for v in corner] for corner in self.box_ras_mm]}
 
-
-BONE_BY_VALUE_KEY = {bone.key: bone for bone in BONE_BY_VALUE.values()}
 
 
 @dataclass(frozen=True)
@@ -141,10 +140,23 @@ def run_bone_net(net, hu: np.ndarray, device=None, progress: Optional[ProgressCa
 
 
 def run_detector(net, hu: np.ndarray, score_threshold: float = 0.05, nms_iou: float = 0.2, max_boxes: int = 50,
-                 device=None) -> tuple[np.ndarray, np.ndarray]:
+                 device=None, mirrored: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Boxes (voxels of the 2 mm grid) and scores on a whole volume: padded to the detector's
     multiple, run once, decoded per level, 3-D NMS. (Overlapping 96³ windows, the training crop,
-    scored lower on validation cases and took five times as long: the detector sees the whole body.)"""
+    scored lower on validation cases and took five times as long: the detector sees the whole body.)
+    ``mirrored``: the volume is also read mirrored left-right (the body is nearly symmetric, the
+    detector trained on both sides) and the boxes of both readings merged by the same NMS."""
+    boxes, scores = _detect_once(net, hu, score_threshold, device)
+    if mirrored:
+        width = hu.shape[2]
+        flipped, flipped_scores = _detect_once(net, np.ascontiguousarray(hu[:, :, ::-1]), score_threshold, device)
+        flipped[:, [2, 5]] = width - 1 - flipped[:, [5, 2]]
+        boxes, scores = np.concatenate([boxes, flipped]), np.concatenate([scores, flipped_scores])
+    keep = nms_3d(boxes, scores, nms_iou, max_boxes)
+    return boxes[keep].reshape(-1, 6), scores[keep]
+
+
+def _detect_once(net, hu: np.ndarray, score_threshold: float, device) -> tuple[np.ndarray, np.ndarray]:
     import torch
 
     pads = [(0, (-n) % DETECT_MULTIPLE) for n in hu.shape]
@@ -155,8 +167,7 @@ def run_detector(net, hu: np.ndarray, score_threshold: float = 0.05, nms_iou: fl
             tensor = tensor.to(device)
         outputs = [o[0].float().cpu().numpy() for o in net(tensor)]
     boxes, scores = decode(outputs, score_threshold)
-    keep = nms_3d(boxes, scores, nms_iou, max_boxes)
-    return boxes[keep].reshape(-1, 6), scores[keep]
+    return boxes.copy(), scores
 
 
 class FracturePipeline:
@@ -206,6 +217,7 @@ class FracturePipeline:
         lap("bone_labels")
         labels3, removed = clean_labels(raw, BONE_SPACING_MM, options.min_component_mm3, options.max_gap_mm)
         labels3, removed["pieces_moved_to_their_side"] = sides_by_position(labels3, spacing_mm=BONE_SPACING_MM)
+        labels3, removed["vertebra_voxels_renamed_by_ribs"] = spine_levels_by_ribs(labels3, BONE_SPACING_MM)
         lap("cleanup")
         bone_mm3 = float((labels3 > 0).sum()) * BONE_SPACING_MM ** 3
         length_mm = float(np.ptp(corners_ras(image.array.shape, image.geometry)[:, 2]))
