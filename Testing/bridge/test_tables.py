@@ -22,3 +22,10 @@ def test_refilling_replaces_columns_and_rows(scene):
     table_from_records([{"c": "x"}], "t", scene, node=node)
     assert records_from_table(node) == [{"c": "x"}]
     assert scene.GetNodesByClass("vtkMRMLTableNode").GetNumberOfItems() == 1
+
+
+def test_a_new_table_shows_its_column_names_as_the_header(scene):
+    """A table node starts with its column names as a first data row in Slicer's table views."""
+    node = table_from_records([{"Bone": "rib left", "Score": 0.9}], "findings", scene)
+    assert node.GetUseColumnNameAsColumnHeader()
+    assert node.GetNumberOfRows() == 1 and node.GetCellText(0, 0) == "rib left"

@@ -184,3 +184,15 @@ def test_without_ribs_beside_the_spine_the_vertebrae_keep_their_names():
     labels[:, 20:30, 5:15] = 0  # ribs only 12 mm high: too little to place the levels
     labels[:, 20:30, 45:55] = 0
     assert spine_levels_by_ribs(labels, 3.0)[1] == 0
+
+
+def test_a_retrained_network_gets_a_new_version(tmp_path):
+    import json
+
+    from OrthoAILib.pipelines.fracture.training.register import next_version
+
+    registry = tmp_path / "Models.json"
+    assert next_version(registry, "ct-bone-labels", "aa") == "1.0.0"
+    registry.write_text(json.dumps({"models": [{"id": "ct-bone-labels", "version": "1.2.0", "sha256": "aa"}]}))
+    assert next_version(registry, "ct-bone-labels", "aa") == "1.2.0"  # the same weights registered again
+    assert next_version(registry, "ct-bone-labels", "bb") == "1.3.0"

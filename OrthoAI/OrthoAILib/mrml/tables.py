@@ -28,6 +28,8 @@ def table_from_records(records: Sequence[Mapping], name: str, scene=None, node=N
     with SceneTransaction(scene):
         if node is None:
             node = scene.AddNewNodeByClass("vtkMRMLTableNode", name)
+            # column names as the header (a new table node shows them as a first, bold row)
+            node.SetUseColumnNameAsColumnHeader(True)
         with slicer.util.NodeModify(node):
             table = node.GetTable()
             while table.GetNumberOfColumns():

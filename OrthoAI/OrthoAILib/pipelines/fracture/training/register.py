@@ -64,13 +64,26 @@ def register(runs: Path, models_dir: Path, registry: Path) -> None:
         if net == "classifier":
             metrics["validation_confusion"] = best.get("confusion")
         write_registry_entry(registry, {
-            "id": model_id, "version": "1.0.0", "task": task, "file": MODEL_FILES[net], **summary["files"],
+            "id": model_id, "version": next_version(registry, model_id, summary["files"]["sha256"]), "task": task, "file": MODEL_FILES[net], **summary["files"],
             "input": {"dims": 3, "channels": 1, "units": "HU / 1000, clipped -1..3", "array_order": "channels-first, KJI spatial",
                       "spacing_mm": [spacing] * 3, "preprocessing": PREPROCESSING},
             "labels": labels, "architecture": architecture, "licence": "Apache-2.0 (weights); training data generated here",
             "training_data": training_data, "metrics": metrics,
             "intended_use": "Research: fracture detection and bone labels on CT. " + NOT_CLINICAL,
         })
+
+
+def next_version(registry: Path, model_id: str, sha256: str) -> str:
+    """The entry's version: kept when the weights are the ones registered, the minor version raised when
+    they were retrained (a result file names the version it came from), 1.0.0 for a new model."""
+    entries = json.loads(registry.read_text(encoding="utf-8"))["models"] if registry.exists() else []
+    current = next((e for e in entries if e.get("id") == model_id), None)
+    if current is None:
+        return "1.0.0"
+    if current.get("sha256") == sha256:
+        return current["version"]
+    major, minor, _ = (int(part) for part in current["version"].split("."))
+    return f"{major}.{minor + 1}.0"
 
 
 def main(argv=None) -> int:
