@@ -67,9 +67,10 @@ class HipTHAWidget(ParameterNodeWidget):
         self.ui.loadDemoButton.connect("clicked(bool)", self.onLoadDemo)
         self.ui.applyButton.connect("clicked(bool)", self.onApply)
         self.ui.cupDiameterSpinBox.connect("valueChanged(double)", self.onCupDiameterChanged)
-        # Shown at the minimum, 0 (ctkDoubleSpinBox has no specialValueText property: its inner QDoubleSpinBox has).
-        self.ui.pixelSpacingSpinBox.spinBox().setSpecialValueText(_("from the image"))
-        self.ui.cupDiameterSpinBox.spinBox().setSpecialValueText(_("not given (lengths uncalibrated)"))
+        # Shown at the minimum, 0. (Plain QDoubleSpinBoxes: Slicer 5.8's parameter node binds a float to a
+        # QDoubleSpinBox or a ctkSliderWidget only.)
+        self.ui.pixelSpacingSpinBox.specialValueText = _("from the image")
+        self.ui.cupDiameterSpinBox.specialValueText = _("not given (lengths uncalibrated)")
 
     def cleanup(self) -> None:
         ParameterNodeWidget.cleanup(self)

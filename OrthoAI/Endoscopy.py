@@ -51,7 +51,7 @@ class EndoscopyWidget(ParameterNodeWidget):
         self.ui.applyButton.connect("clicked(bool)", self.onApply)
         self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
         self.ui.cancelButton.enabled = False
-        self.ui.videoPathLineEdit.connect("currentPathChanged(QString)", lambda _path: self.onParameterNodeModified())
+        self.ui.videoPathLineEdit.connect("currentPathChanged(QString)", lambda _path: self.refresh())  # refresh keeps Apply off while a run is busy
 
     def onParameterNodeModified(self, caller=None, event=None) -> None:
         p = self._parameterNode

@@ -63,9 +63,10 @@ class FetalUltrasoundWidget(ParameterNodeWidget):
         ui.resetButton.connect("clicked(bool)", self.onReset)
         ui.heatmapCheckBox.connect("toggled(bool)", self.onShowHeatmap)
         ui.listenCheckBox.connect("toggled(bool)", self.onListenToggled)
-        # Shown at the minimum, 0 (ctkDoubleSpinBox has no specialValueText property: its inner QDoubleSpinBox has).
-        ui.pixelSizeSpinBox.spinBox().setSpecialValueText(_("from the image"))
-        ui.gaWeeksSpinBox.spinBox().setSpecialValueText(_("not given"))
+        # Shown at the minimum, 0. (Plain QDoubleSpinBoxes: Slicer 5.8's parameter node binds a float to a
+        # QDoubleSpinBox or a ctkSliderWidget only.)
+        ui.pixelSizeSpinBox.specialValueText = _("from the image")
+        ui.gaWeeksSpinBox.specialValueText = _("not given")
         self.pollTimer = qt.QTimer()
         self.pollTimer.setInterval(POLL_INTERVAL_MS)
         self.pollTimer.connect("timeout()", self.onPoll)

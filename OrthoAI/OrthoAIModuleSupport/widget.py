@@ -65,9 +65,11 @@ class ParameterNodeWidget(ScriptedLoadableModuleWidget, VTKObservationMixin):
         """Connect buttons and other widgets that are not bound to parameters."""
 
     def setDefaultParameters(self, parameterNode) -> None:
-        """Fill empty parameters: by default, the scene's first scalar volume as the input."""
+        """Fill empty parameters: by default, the scene's first scalar volume as the input (not a label
+        map: a label map is a scalar volume too, and the input selectors do not list it)."""
         if hasattr(parameterNode, "inputVolume") and not parameterNode.inputVolume:
-            parameterNode.inputVolume = slicer.mrmlScene.GetFirstNodeByClass("vtkMRMLScalarVolumeNode")
+            volumes = slicer.util.getNodesByClass("vtkMRMLScalarVolumeNode")
+            parameterNode.inputVolume = next((v for v in volumes if not v.IsA("vtkMRMLLabelMapVolumeNode")), None)
 
     def onParameterNodeModified(self, caller=None, event=None) -> None:
         """Button states from parameters (the busy state is applied after, by ``refresh``)."""

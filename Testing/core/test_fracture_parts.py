@@ -196,3 +196,19 @@ def test_a_retrained_network_gets_a_new_version(tmp_path):
     registry.write_text(json.dumps({"models": [{"id": "ct-bone-labels", "version": "1.2.0", "sha256": "aa"}]}))
     assert next_version(registry, "ct-bone-labels", "aa") == "1.2.0"  # the same weights registered again
     assert next_version(registry, "ct-bone-labels", "bb") == "1.3.0"
+
+
+def test_the_mirrored_reading_finds_the_same_boxes_in_a_mirrored_ct(small_case):
+    """Read with its mirror image, a CT and its mirror give mirrored boxes with the same scores."""
+    from OrthoAILib.pipelines.fracture.pipeline import DETECTOR_MODEL_ID, run_detector
+    from OrthoAILib.runtime.torchscript import load_model
+
+    net = load_model(DETECTOR_MODEL_ID, download=False).module
+    ct2, _ = to_grid(Image(small_case.hu.astype(np.float32), small_case.geometry), 2.0, 32)
+    boxes, scores = run_detector(net, ct2, 0.05, mirrored=True)
+    flipped_boxes, flipped_scores = run_detector(net, np.ascontiguousarray(ct2[:, :, ::-1]), 0.05, mirrored=True)
+    assert len(scores) > 0
+    top = min(5, len(scores))
+    assert np.allclose(scores[:top], flipped_scores[:top], atol=1e-4)
+    flipped_boxes[:, [2, 5]] = ct2.shape[2] - 1 - flipped_boxes[:, [5, 2]]
+    assert np.allclose(boxes[:top], flipped_boxes[:top], atol=0.05)

@@ -6,7 +6,8 @@
    side of each left/right bone piece from where it lies (``cleanup.sides_by_position``), and the
    vertebrae named cervical, thoracic or lumbar by the ribs beside them (``cleanup.spine_levels_by_ribs``).
 3. Fracture boxes by a 3-D FCOS detector on a ResNet-50 layout (``ct-fracture-detector``), decoded per
-   pyramid level and merged by 3-D non-maximum suppression; boxes in patient mm with a score.
+   pyramid level, from the CT and from its left-right mirror image, and merged by 3-D non-maximum
+   suppression; boxes in patient mm with a score.
 4. A box with no bone under it is discarded; the others are labelled with the bone they overlap most
    (and the others they touch).
 5. Each kept box classified (``ct-fracture-classifier``: 3-D ResNet-34 with multi-scale
@@ -57,6 +58,7 @@ class FractureOptions:
     max_gap_mm: float = MAX_GAP_MM
     bone_margin_mm: float = 3.0  # a box this close to a bone still lies on it
     labels_on_input_grid: bool = True
+    mirrored_reading: bool = True  # the detector also reads the CT mirrored left-right; boxes of both merged
 
 
 @dataclass(frozen=True)
@@ -232,7 +234,7 @@ class FracturePipeline:
         lap("resample_detection_grid")
         report(progress, 0.45, "fracture detection")
         boxes, scores = run_detector(self.detector_net, ct2, options.score_threshold, options.nms_iou,
-                                     options.max_findings * 2, self.device)
+                                     options.max_findings * 2, self.device, options.mirrored_reading)
         lap("detection")
 
         report(progress, 0.7, "bones under the boxes, classes")
