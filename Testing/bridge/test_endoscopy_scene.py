@@ -9,6 +9,7 @@ import pytest
 import slicer
 
 from OrthoAILib.errors import InputError
+from OrthoAILib.mrml.colours import scale_colour_id
 from OrthoAILib.mrml.endoscopy.scene import add_endoscopy_results, add_video_results, frame_count, frame_from_volume
 from OrthoAILib.pipelines.endoscopy.pipeline import EndoscopyResult, LesionReport
 from OrthoAILib.pipelines.endoscopy.presence import FrameCheck
@@ -118,6 +119,8 @@ def test_a_multi_frame_volume_gives_browsable_sequences(scene):
     assert proxy is not None and slicer.util.arrayFromVolume(proxy).shape == (1, *SHAPE, 3)
     video.browser.SetSelectedItemNumber(1)
     assert slicer.util.arrayFromVolume(video.fused.GetNthDataNode(1)).max() < 180  # the refused frame, darkened
+    depth = video.browser.GetProxyNode(video.depth)  # the depth in colour, as for a single frame
+    assert scale_colour_id(scene) is not None and depth.GetDisplayNode().GetColorNodeID() == scale_colour_id(scene)
 
 
 @pytest.mark.skipif(not (REPO_ROOT / "Resources" / "Models" / "endoscopy_polyp_seg.pt").is_file(),

@@ -189,6 +189,10 @@ def add_video_results(volume_node, frames: Iterable[tuple[EndoscopyResult, np.nd
         browser.AddSynchronizedSequenceNodeID(depth_sequence.GetID())
         browser.SetSelectedItemNumber(0)
         _sequences_logic(scene).UpdateProxyNodesFromSequences(browser)
+        depth_proxy = browser.GetProxyNode(depth_sequence)  # a sequence keeps data, not display: colour it here
+        if depth_proxy is not None:
+            depth_proxy.CreateDefaultDisplayNodes()
+            _colour_depth(depth_proxy, scene)
         table = table_from_records(records, f"{name} lesions", scene)
         if volume_node is not None:
             place_with_input(table, volume_node)
