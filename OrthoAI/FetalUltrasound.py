@@ -20,6 +20,7 @@ from OrthoAIModuleSupport.selftest import run_test_methods
 from OrthoAIModuleSupport.widget import ParameterNodeWidget
 
 POLL_INTERVAL_MS = 1000
+POLL_TIMEOUT_S = 2.0  # per request of a poll (results, then up to three files)
 HEATMAP_OPACITY = 0.6
 
 
@@ -249,7 +250,8 @@ class FetalUltrasoundLogic(ScriptedLoadableModuleLogic):
 
         if not url:
             raise ValueError(_("Give the server's address, e.g. http://127.0.0.1:8765."))
-        self.listenTo(FetalServerClient(url, token))
+        # polled from the panel's timer on the GUI thread: an unreachable server must not hold Slicer for long
+        self.listenTo(FetalServerClient(url, token, timeout_s=POLL_TIMEOUT_S))
 
     def listenTo(self, client) -> None:
         from OrthoAILib.apps.fetal_node import ResultListener
