@@ -131,10 +131,10 @@ def spine_levels_by_ribs(labels: np.ndarray, spacing_mm: float = 3.0, reach_mm: 
     Thoracic vertebrae are, by definition, those the ribs articulate with: on the canonical grid (slices
     run superior) the vertebra voxels at the heights where a rib lies within ``reach_mm`` of the spine's
     centre are thoracic, those above cervical, those below lumbar. The heights come from the longest run
-    of such slices (gaps under 30 mm closed; none where more sacrum and hip bone than rib is found), so a few stray
-    "rib" voxels elsewhere do not move it. Left as
-    the network said where that run is shorter than ``min_extent_mm`` (no chest in view, or no ribs
-    found). Returns the labels and how many voxels were renamed."""
+    of such slices (gaps under 30 mm closed; no slice with more sacrum and hip bone than rib), so a few
+    stray "rib" voxels elsewhere do not move it. Left as the network said where that run is shorter
+    than ``min_extent_mm`` (no chest in view, or no ribs found). Returns the labels and how many voxels
+    were renamed."""
     from .bones import BONE_BY_KEY
 
     spine_values = [BONE_BY_KEY[k].value for k in ("vertebrae_cervical", "vertebrae_thoracic", "vertebrae_lumbar")]

@@ -87,7 +87,6 @@ class Finding:
                 "box_ras_mm": [[round(v, 2) for v in corner] for corner in self.box_ras_mm]}
 
 
-
 @dataclass(frozen=True)
 class FractureResult:
     status: str

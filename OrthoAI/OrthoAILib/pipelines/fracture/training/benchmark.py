@@ -11,8 +11,9 @@ operating point); classification accuracy and confusion matrix over the true les
 ``--validation``: the same on the validation seeds (90 000+), whose score at 2 false positives per
 scan is the pipeline's default threshold. ``--speed``: a 512×512×300 CT (0.8 × 0.8 × 1 mm) written as NIfTI and run through ``orthoai
 fracture`` in a fresh process: wall time, the pipeline's stage timings and that process's peak memory
-(``runtime.memory.run_measured``: not the benchmark's own). Over the accuracy cases, run in one process,
-the resident memory after each case shows whether memory stays flat over a batch.
+(``runtime.memory.run_measured``: not the benchmark's own). ``--memory``: resident memory after each
+case of a batch going round three cases of different sizes, four times (flat after the first round
+means no leak).
 """
 
 from __future__ import annotations
@@ -122,6 +123,25 @@ def speed(log=print) -> dict:
             "true_lesions": len(case.lesions), "stderr_tail": completed.stderr[-300:] if completed.returncode not in (0, 1) else ""}
 
 
+def memory_over_a_batch(seeds=(200006, 200011, 200015), rounds: int = 4) -> dict:
+    """Resident memory after each case of a batch that goes round the same few cases of different sizes:
+    after the first round a leak shows as growth, while the allocator's pool sized by the largest case
+    stays put (over cases of rising size the resident memory rises without any leak)."""
+    from ....runtime.memory import growth_per_case, resident_mb
+    from ..pipeline import FractureOptions, FracturePipeline
+    from .data import case_image
+
+    pipeline = FracturePipeline()
+    images = [case_image(seed)[0] for seed in seeds]
+    resident = []
+    for _ in range(rounds):
+        for image in images:
+            pipeline.run(image, FractureOptions(score_threshold=0.05, max_findings=50))
+            resident.append(round(resident_mb()))
+    return {"seeds": list(seeds), "rounds": rounds, "resident_mb_after_case": resident,
+            "growth_mb_per_case_after_the_first_round": round(growth_per_case(resident, warm_up=len(seeds)), 1) + 0.0}  # no -0.0
+
+
 def update_registry(result: dict, registry=None) -> None:
     """The held-out figures into the three models' registry entries (``metrics``)."""
     from ....runtime.registry import default_registry_path, write_registry_entry
@@ -138,6 +158,8 @@ def update_registry(result: dict, registry=None) -> None:
                                      "held_out_confusion": acc["confusion"]}}
     if "speed" in result:
         figures[DETECTOR_MODEL_ID]["end_to_end_512x512x300"] = result["speed"]
+    if "memory_over_a_batch" in result:
+        figures[DETECTOR_MODEL_ID]["memory_over_a_batch"] = result["memory_over_a_batch"]
     for entry in json.loads(registry.read_text(encoding="utf-8"))["models"]:
         if entry["id"] in figures:
             entry.setdefault("metrics", {}).update({**figures[entry["id"]], "held_out": held_out})
@@ -148,6 +170,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=20)
     parser.add_argument("--speed", action="store_true", help="also time a 512×512×300 CT end to end")
+    parser.add_argument("--memory", action="store_true",
+                        help="also: resident memory over a batch going round three cases of different sizes")
     parser.add_argument("--update-registry", action="store_true")
     parser.add_argument("--validation", action="store_true",
                         help="instead: the validation cases (seeds from 90000), for the operating point the default "
@@ -160,6 +184,8 @@ def main(argv=None) -> int:
     result = {"accuracy": accuracy(args.cases, log)}
     if args.speed:
         result["speed"] = speed(log)
+    if args.memory:
+        result["memory_over_a_batch"] = memory_over_a_batch()
     print(json.dumps(result, indent=2))
     if args.update_registry:
         update_registry(result)
