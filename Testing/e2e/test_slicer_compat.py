@@ -108,6 +108,14 @@ def test_modules_call_no_ctk_method_python_cannot_reach(module):
     assert ".spinBox()" not in source
 
 
+@pytest.mark.parametrize("module, spin_boxes", [("HipTHA", ("pixelSpacingSpinBox", "cupDiameterSpinBox")),
+                                                ("FetalUltrasound", ("pixelSizeSpinBox", "gaWeeksSpinBox"))])
+def test_spin_boxes_at_zero_say_what_zero_means(module, spin_boxes):
+    source = SCRIPTED_MODULES[module][0].read_text(encoding="utf-8")
+    for name in spin_boxes:
+        assert re.search(rf"\.{name}\.specialValueText = _\(", source), name
+
+
 # -- parameter node binding: our own handle, never connectGui's return value ------------------------------
 
 def test_gui_binding_keeps_the_tag_that_every_slicer_release_returns():
