@@ -189,7 +189,7 @@ def test_without_ribs_beside_the_spine_the_vertebrae_keep_their_names():
 def test_a_retrained_network_gets_a_new_version(tmp_path):
     import json
 
-    from OrthoAILib.pipelines.fracture.training.register import next_version
+    from OrthoAILib.runtime.registry import next_version
 
     registry = tmp_path / "Models.json"
     assert next_version(registry, "ct-bone-labels", "aa") == "1.0.0"

@@ -160,3 +160,21 @@ def write_registry_entry(path: str | Path, entry: dict[str, Any]) -> None:
     models.append(entry)
     document["models"] = sorted(models, key=lambda m: m["id"])
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+
+
+def next_version(registry: Path, model_id: str, sha256: str) -> str:
+    """The entry's version: kept when the weights are the ones registered, the minor version raised when
+    they were retrained (a result file names the version it came from), 1.0.0 for a new model."""
+    entries = json.loads(registry.read_text(encoding="utf-8"))["models"] if registry.exists() else []
+    current = next((e for e in entries if e.get("id") == model_id), None)
+    if current is None:
+        return "1.0.0"
+    if current.get("sha256") == sha256:
+        return current["version"]
+    return raise_minor(current["version"])
+
+
+def raise_minor(version: str) -> str:
+    """The version of retrained weights: 2.0.0 -> 2.1.0."""
+    major, minor, _ = (int(part) for part in version.split("."))
+    return f"{major}.{minor + 1}.0"

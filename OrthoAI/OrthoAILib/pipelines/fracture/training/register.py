@@ -28,7 +28,7 @@ PREPROCESSING = ("OrthoAILib.pipelines.fracture.preprocess: resampled (block-ave
 
 def register(runs: Path, models_dir: Path, registry: Path) -> None:
     from ....runtime.export import reference_path
-    from ....runtime.registry import write_registry_entry
+    from ....runtime.registry import next_version, write_registry_entry
     from ..bones import BONES
     from ..classes import CLASSES
     from ..pipeline import BONES_MODEL_ID, CLASSIFIER_MODEL_ID, DETECTOR_MODEL_ID
@@ -71,19 +71,6 @@ def register(runs: Path, models_dir: Path, registry: Path) -> None:
             "training_data": training_data, "metrics": metrics,
             "intended_use": "Research: fracture detection and bone labels on CT. " + NOT_CLINICAL,
         })
-
-
-def next_version(registry: Path, model_id: str, sha256: str) -> str:
-    """The entry's version: kept when the weights are the ones registered, the minor version raised when
-    they were retrained (a result file names the version it came from), 1.0.0 for a new model."""
-    entries = json.loads(registry.read_text(encoding="utf-8"))["models"] if registry.exists() else []
-    current = next((e for e in entries if e.get("id") == model_id), None)
-    if current is None:
-        return "1.0.0"
-    if current.get("sha256") == sha256:
-        return current["version"]
-    major, minor, _ = (int(part) for part in current["version"].split("."))
-    return f"{major}.{minor + 1}.0"
 
 
 def main(argv=None) -> int:

@@ -78,11 +78,13 @@ def evaluate_detector(model, samples: list[HipSample], torch, device) -> dict:
             "cup_presence_accuracy": cup_right / max(cup_total, 1)}
 
 
-def _refiner_batch(samples, rng, batch: int, jitter_px: float):
+def _refiner_batch(samples, rng, batch: int, jitter_px: float, class_share=None):
+    """Crops around jittered true points; ``class_share``: probability per canonical class (default: equal)."""
     crops, classes, targets = [], [], []
     while len(crops) < batch:
         sample = samples[int(rng.integers(len(samples)))]
-        index = int(rng.integers(len(CANONICAL_CLASSES)))
+        index = int(rng.integers(len(CANONICAL_CLASSES)) if class_share is None
+                    else rng.choice(len(CANONICAL_CLASSES), p=class_share))
         truth = sample.work_targets[index]
         if np.isnan(truth[0]):
             continue
@@ -190,8 +192,28 @@ def train_detector(samples, validation, iterations: int, work_dir: Path, device,
     return detector, best, time.time() - started
 
 
-def train_refiner(samples, validation, iterations: int, device, rng, initial_state=None, max_lr: float = 2e-3):
-    """Heatmap refinement on crops around jittered true positions; returns the network."""
+def class_emphasis(name: str | None, share: float) -> np.ndarray | None:
+    """Sampling probabilities giving ``name`` the ``share`` of the crops, the other classes the rest equally."""
+    if name is None:
+        return None
+    others = (1.0 - share) / (len(CANONICAL_CLASSES) - 1)
+    return np.array([share if c == name else others for c in CANONICAL_CLASSES])
+
+
+def _refiner_validation_errors(refiner, crops, classes, targets, scales, torch, device) -> dict[str, float]:
+    refiner.eval()
+    with torch.no_grad():
+        found = refiner.locate(torch.from_numpy(crops).to(device), torch.from_numpy(classes).to(device)).cpu().numpy()
+    refiner.train()
+    error_mm = np.linalg.norm(found[:, :2] - targets, axis=1) * scales * 0.4
+    by_class = {CANONICAL_CLASSES[c]: float(error_mm[classes == c].mean()) for c in np.unique(classes)}
+    return {"mean": float(error_mm.mean()), **by_class}
+
+
+def train_refiner(samples, validation, iterations: int, device, rng, initial_state=None, max_lr: float = 2e-3,
+                  class_share=None):
+    """Heatmap refinement on crops around jittered true positions; returns the network.
+    ``class_share``: how often each class is cropped (fine-tuning one weak point: see :func:`class_emphasis`)."""
     import torch
 
     from ....nets.keypoint_refiner import KeypointRefiner, soft_argmax
@@ -205,7 +227,7 @@ def train_refiner(samples, validation, iterations: int, device, rng, initial_sta
     crops_v, classes_v, targets_v = _refiner_batch(validation, np.random.default_rng(12345), 512, jitter_px=REFINER_JITTER_PX)
     scales_v = np.array([REFINE_SCALE[CANONICAL_CLASSES[c]] for c in classes_v])
     for step in range(1, iterations + 1):
-        crops, classes, targets = _refiner_batch(samples, rng, 32, jitter_px=REFINER_JITTER_PX)
+        crops, classes, targets = _refiner_batch(samples, rng, 32, jitter_px=REFINER_JITTER_PX, class_share=class_share)
         heatmaps = refiner(_augment(torch.from_numpy(crops), rng, torch).to(device))
         located = soft_argmax(heatmaps[torch.arange(len(classes)), torch.from_numpy(classes).to(device)])
         loss = torch.nn.functional.l1_loss(located[:, :2], torch.from_numpy(targets).to(device))
@@ -214,13 +236,9 @@ def train_refiner(samples, validation, iterations: int, device, rng, initial_sta
         optimiser.step()
         schedule.step()
         if step % 100 == 0 or step == iterations:
-            refiner.eval()
-            with torch.no_grad():
-                found = refiner.locate(torch.from_numpy(crops_v).to(device), torch.from_numpy(classes_v).to(device)).cpu().numpy()
-            refiner.train()
-            error_mm = np.linalg.norm(found[:, :2] - targets_v, axis=1) * scales_v * 0.4
-            _log(stage="refiner", step=step, loss=round(loss.item(), 4),
-                 validation_mean_error_mm=round(float(error_mm.mean()), 4), seconds=round(time.time() - started, 1))
+            errors = _refiner_validation_errors(refiner, crops_v, classes_v, targets_v, scales_v, torch, device)
+            _log(stage="refiner", step=step, loss=round(loss.item(), 4), seconds=round(time.time() - started, 1),
+                 validation_error_mm={k: round(v, 4) for k, v in errors.items()})
     return refiner, time.time() - started
 
 
@@ -238,7 +256,11 @@ def shipped_states(models_dir: Path) -> tuple[dict, dict]:
 
 def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: int, refiner_iterations: int,
           validation_cases: int = 40, seed: int = 0, registry: Path | None = None, target_error_px: float = 0.0,
-          init_from: Path | None = None, max_lr: float = 2e-3) -> dict:
+          init_from: Path | None = None, max_lr: float = 2e-3, refiner_only: bool = False,
+          emphasis: str | None = None, emphasis_share: float = 0.5) -> dict:
+    """Train (or fine-tune, ``init_from``) and export. ``refiner_only``: keep the shipped detector of
+    ``init_from`` and fine-tune the refinement stage alone, ``emphasis`` getting ``emphasis_share`` of
+    its crops (a weak point trained harder without unlearning the others)."""
     import torch
 
     from ....runtime.device import select_device
@@ -252,13 +274,30 @@ def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: 
     validation = build_samples(range(VALIDATION_SEED_START, VALIDATION_SEED_START + validation_cases))
     _log(stage="data", train_samples=len(samples), validation_samples=len(validation), seconds=round(time.time() - started, 1))
     initial = shipped_states(init_from) if init_from else (None, None)
-    detector, best, detector_seconds = train_detector(samples, validation, detector_iterations, work_dir, device, rng,
-                                                      target_error_px, initial[0], max_lr)
-    refiner, refiner_seconds = train_refiner(samples, validation, refiner_iterations, device, rng, initial[1], max_lr)
+    if refiner_only:
+        if init_from is None:
+            raise ValueError("refiner_only fine-tunes a shipped refiner: give init_from")
+        detector = _detector_from_state(initial[0])
+    else:
+        detector, best, detector_seconds = train_detector(samples, validation, detector_iterations, work_dir, device, rng,
+                                                          target_error_px, initial[0], max_lr)
+    refiner, refiner_seconds = train_refiner(samples, validation, refiner_iterations, device, rng, initial[1], max_lr,
+                                             class_emphasis(emphasis, emphasis_share))
     weights = fit_refinement_weights(detector.cpu().eval(), refiner.cpu().eval(),
                                      range(VALIDATION_SEED_START, VALIDATION_SEED_START + validation_cases // 2))
     _log(stage="refinement-weights", **weights)
-    return export(detector, refiner, out_dir, registry or out_dir / "Models.json", weights, {
+    registry = registry or out_dir / "Models.json"
+    if refiner_only:
+        from ....runtime.registry import ModelRegistry, raise_minor
+
+        previous = ModelRegistry.load(init_from / "Models.json").get(REFINER_ID).to_dict()
+        return export(detector, refiner, out_dir, registry, weights, {
+            **previous["metrics"]["training"], "refiner_fine_tuning": {
+                "train_cases": train_cases, "iterations": refiner_iterations, "max_lr": max_lr,
+                "emphasis": emphasis, "emphasis_share": emphasis_share if emphasis else None,
+                "seconds": round(refiner_seconds, 1), "device": str(device)}},
+            models=(REFINER_ID,), version=raise_minor(previous["version"]))
+    return export(detector, refiner, out_dir, registry, weights, {
         "train_cases": train_cases, "detector_iterations": detector_iterations, "refiner_iterations": refiner_iterations,
         "detector_validation": {k: round(float(v), 4) for k, v in best.items()},
         "train_seconds_detector": round(detector_seconds, 1), "train_seconds_refiner": round(refiner_seconds, 1),
@@ -266,8 +305,18 @@ def train(out_dir: Path, work_dir: Path, train_cases: int, detector_iterations: 
         "device": str(device)})
 
 
-def export(detector, refiner, out_dir: Path, registry: Path, refinement_weights: dict, training: dict) -> dict:
-    """TorchScript files that load in the oldest supported torch, each with its reference outputs."""
+def _detector_from_state(state: dict):
+    from ....nets.ssd512 import SSD512FPN
+
+    detector = SSD512FPN(len(CANONICAL_CLASSES) + 1)
+    detector.load_state_dict(state)
+    return detector.eval()
+
+
+def export(detector, refiner, out_dir: Path, registry: Path, refinement_weights: dict, training: dict,
+           models: tuple[str, ...] = (DETECTOR_ID, REFINER_ID), version: str = MODEL_VERSION) -> dict:
+    """TorchScript files that load in the oldest supported torch, each with its reference outputs;
+    ``models``: which of the two to write (a refiner fine-tuned alone leaves the detector as shipped)."""
     from ....runtime.export import export_torchscript
     from ....runtime.registry import write_registry_entry
     from .reference_inputs import TOLERANCE, hip_reference_inputs
@@ -290,9 +339,11 @@ def export(detector, refiner, out_dir: Path, registry: Path, refinement_weights:
          {"patch_size": [CROP, CROP], "spacing_mm": [0.4, 0.4], "preprocessing": "crops of the detector's 0.4 mm work image"},
          examples["refiner"]),
     ):
+        if model_id not in models:
+            continue
         files = export_torchscript(model, out_dir / file_name, methods, atol=TOLERANCE)
         entries[model_id] = {
-            "id": model_id, "version": MODEL_VERSION, "task": task, "file": file_name, **files,
+            "id": model_id, "version": version, "task": task, "file": file_name, **files,
             "input": {"dims": 2, "channels": 1, "units": "normalised 0..1 (after CLAHE)", **extra},
             "labels": {str(i + 1): name for i, name in enumerate(CANONICAL_CLASSES)},
             "licence": "Apache-2.0", "training_data": data,
@@ -335,12 +386,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-lr", type=float, default=2e-3, help="peak learning rate (fine-tuning: lower, e.g. 5e-4)")
     parser.add_argument("--refit-weights", action="store_true",
                         help="only fit the refinement weights of the models already in --out-dir")
+    parser.add_argument("--refiner-only", action="store_true",
+                        help="keep the detector of --init-from and fine-tune the refinement stage alone")
+    parser.add_argument("--emphasis", choices=CANONICAL_CLASSES,
+                        help="a keypoint class the refiner crops more often (with --refiner-only)")
+    parser.add_argument("--emphasis-share", type=float, default=0.5, help="its share of the refiner's crops")
     args = parser.parse_args(argv)
     if args.refit_weights:
         print(json.dumps(refit_weights(args.out_dir, args.out_dir / "Models.json"), indent=2))
         return 0
     entries = train(args.out_dir, args.work_dir, args.train_cases, args.detector_iterations, args.refiner_iterations,
-                    target_error_px=args.target_error_px, init_from=args.init_from, max_lr=args.max_lr)
+                    target_error_px=args.target_error_px, init_from=args.init_from, max_lr=args.max_lr,
+                    refiner_only=args.refiner_only, emphasis=args.emphasis, emphasis_share=args.emphasis_share)
     print(json.dumps({k: v["metrics"] for k, v in entries.items()}, indent=2))
     return 0
 
