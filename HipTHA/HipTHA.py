@@ -266,11 +266,12 @@ class HipTHALogic(ScriptedLoadableModuleLogic):
         files = {"json": str(write_json(folder / "hip_report.json", document)),
                  "csv": str(write_csv(folder / "hip_report.csv", csv_rows(document)))}
         if hasattr(slicer, "app"):
+            from OrthoAILib.mrml.render import save_window_png
+
+            slicer.app.processEvents()  # pending layout and node changes reach the view first
             view = slicer.app.layoutManager().sliceWidget("Red").sliceView()
             view.forceRender()
-            picture = folder / "hip_report.png"
-            view.grab().save(str(picture))
-            files["png"] = str(picture)
+            files["png"] = str(save_window_png(view.renderWindow(), folder / "hip_report.png"))
         return files
 
     def getParameterNode(self):

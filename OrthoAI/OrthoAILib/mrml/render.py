@@ -13,6 +13,7 @@ from pathlib import Path
 import slicer
 import vtk
 
+from ..errors import InputError
 from .app import HeadlessSlicer
 from .views import slice_orientation_for
 
@@ -69,17 +70,7 @@ class SliceViewRenderer:
         self.slice_logic.FitSliceToAll()
         self.mapper.SetInputConnection(self.slice_logic.GetImageDataConnection())
         self.window.Render()
-        grabber = vtk.vtkWindowToImageFilter()
-        grabber.SetInput(self.window)
-        grabber.ShouldRerenderOff()  # just rendered: by default it would render the whole view again
-        grabber.ReadFrontBufferOff()
-        grabber.Update()
-        writer = vtk.vtkPNGWriter()
-        writer.SetCompressionLevel(1)  # a third of the default's time, for a few per cent more bytes
-        writer.SetFileName(str(path))
-        writer.SetInputConnection(grabber.GetOutputPort())
-        writer.Write()
-        return path
+        return save_window_png(self.window, path, just_rendered=True)
 
     def _attach(self, scene):
         """The scene's slice node for this view, with the logic and the displayable managers on it.
@@ -105,6 +96,31 @@ class SliceViewRenderer:
         self.slice_logic.SetMRMLScene(None)
         self.window.Finalize()
         self.slice_logic.SetMRMLApplicationLogic(None)
+
+
+def save_window_png(window, path: str | Path, just_rendered: bool = False) -> Path:
+    """What a render window shows, as a PNG: read from the window with ``vtkWindowToImageFilter``, as
+    Slicer's ScreenCapture module does for a view (a Qt widget grab would miss the background).
+    ``just_rendered``: an off-screen window rendered a moment ago; its back buffer is read as it is
+    (by default the filter renders the whole view again)."""
+    path = Path(path)
+    grabber = vtk.vtkWindowToImageFilter()
+    grabber.SetInput(window)
+    if just_rendered:
+        grabber.ShouldRerenderOff()
+        grabber.ReadFrontBufferOff()
+    grabber.Update()
+    size = grabber.GetOutput().GetDimensions()
+    if size[0] < 2 or size[1] < 2:
+        raise InputError(f"Could not capture the view for {path.name}: it has no picture ({size[0]}x{size[1]} pixels).")
+    writer = vtk.vtkPNGWriter()
+    writer.SetCompressionLevel(1)  # a third of the default's time, for a few per cent more bytes
+    writer.SetFileName(str(path))
+    writer.SetInputConnection(grabber.GetOutputPort())
+    writer.Write()
+    if not path.is_file():
+        raise InputError(f"Could not write the picture {path}; is the folder writable?")
+    return path
 
 
 def render_slice_view(app: HeadlessSlicer, volume_node, path: str | Path, size: tuple[int, int] = (900, 700),
