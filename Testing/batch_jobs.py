@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
@@ -37,17 +38,40 @@ class ImageStatsJob(BatchJob):
     crash_on: str = ""  # a case name whose processing kills its process (os._exit)
     crash_once_marker: str = ""  # when set, crash only while this file does not exist (it is created first)
     call_log: str = ""  # when set, one line "<case name> <pid>" is appended per processed case
+    fail_writing_on: str = ""  # a case name whose analysis succeeds and whose writing raises RuntimeError
 
     def prepare(self) -> None:
         global _PREPARE_CALLS
         _PREPARE_CALLS += 1
 
     def process(self, case: CaseInput, staging: Path) -> CaseOutcome:
+        return self.write(case, self.analyse(case), staging)
+
+    def analyse(self, case: CaseInput):
         import numpy as np
         import SimpleITK as sitk
 
         if _PREPARE_CALLS == 0:
-            raise RuntimeError("process() before prepare()")
+            raise RuntimeError("analyse() before prepare()")
+        if case.name == self.fail_on:
+            raise InputError(f"{case.label}: refused on purpose (fail_on).")
+        if case.name == self.fail_writing_on:
+            return None
+        try:
+            if len(case.paths) > 1:
+                reader = sitk.ImageSeriesReader()
+                reader.SetFileNames(list(case.paths))
+                image = reader.Execute()
+            else:
+                image = sitk.ReadImage(case.paths[0])
+        except RuntimeError as error:
+            raise InputError(f"{case.label}: cannot be read as an image ({str(error).strip().splitlines()[-1]}).") from None
+        return sitk.GetArrayFromImage(image).astype(np.float64), threading.current_thread().name
+
+    def write(self, case: CaseInput, analysed, staging: Path) -> CaseOutcome:
+        import numpy as np
+        import SimpleITK as sitk
+
         if self.call_log:
             with open(self.call_log, "a", encoding="utf-8") as stream:
                 stream.write(f"{case.name} {os.getpid()}\n")
@@ -58,23 +82,15 @@ class ImageStatsJob(BatchJob):
                     marker.touch()
                 (staging / f"{case.name}.stats.json").write_text("{half")  # a half-written file to be cleaned up
                 os._exit(1)
-        if case.name == self.fail_on:
-            raise InputError(f"{case.label}: refused on purpose (fail_on).")
-        try:
-            if len(case.paths) > 1:
-                reader = sitk.ImageSeriesReader()
-                reader.SetFileNames(list(case.paths))
-                image = reader.Execute()
-            else:
-                image = sitk.ReadImage(case.paths[0])
-        except RuntimeError as error:
-            raise InputError(f"{case.label}: cannot be read as an image ({str(error).strip().splitlines()[-1]}).") from None
-        pixels = sitk.GetArrayFromImage(image).astype(np.float64)
+        if analysed is None:
+            raise RuntimeError(f"{case.label}: writing failed on purpose (fail_writing_on)")
+        pixels, analysis_thread = analysed
         warnings = ("the image is constant",) if pixels.min() == pixels.max() else ()
         row = {"input": case.label, "status": "ok", "warnings": warnings, "shape": "x".join(map(str, pixels.shape)),
                "mean": round(float(pixels.mean()), 6), "min": float(pixels.min()), "max": float(pixels.max())}
         files = [write_json(staging / f"{case.name}.stats.json",
-                            {**row, "pid": os.getpid(), "prepare_calls": _PREPARE_CALLS}).name]
+                            {**row, "pid": os.getpid(), "prepare_calls": _PREPARE_CALLS,
+                             "analysis_thread": analysis_thread, "writing_thread": threading.current_thread().name}).name]
         if self.preview:
             middle = pixels[pixels.shape[0] // 2] if pixels.ndim == 3 else pixels
             scaled = (middle - middle.min()) / max(float(np.ptp(middle)), 1e-9) * 255
@@ -82,6 +98,13 @@ class ImageStatsJob(BatchJob):
             files.append(f"{case.name}.preview.png")
         rows = (row,)
         return CaseOutcome(case.name, case.label, pipeline_status(rows), rows, tuple(files), "", warnings)
+
+
+@dataclass(frozen=True)
+class OverlappedStatsJob(ImageStatsJob):
+    """The same job with the next case analysed in a second thread while one case is written."""
+
+    overlaps_writing: ClassVar[bool] = True
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ import pytest
 from OrthoAILib.apps.batch import (DONE, STAGING, UsageError, add_batch_arguments, batch_options, exit_status,
                                    run_batch)
 from OrthoAILib.errors import InputError, OrthoAIError
-from Testing.batch_jobs import (ImageStatsJob, VolumeStatsJob, calls, leftovers, read_csv, write_ct_series, write_films,
-                                write_image)
+from Testing.batch_jobs import (ImageStatsJob, OverlappedStatsJob, VolumeStatsJob, calls, leftovers, read_csv, write_ct_series,
+                                write_films, write_image)
 from Testing.conftest import REPO_ROOT, SHARED_DATA
 
 
@@ -66,6 +66,33 @@ def test_one_failing_case_does_not_stop_the_others(films, tmp_path):
     assert rows["p2/film.png"]["status"] == "failed"
     assert rows["p2/film.png"]["warnings"] == "p2/film.png: refused on purpose (fail_on)."
     assert sum(r["status"] == "ok" for r in rows.values()) == 5
+    assert (summary.failed, summary.exit_code) == (1, 1)
+    assert not (tmp_path / "out" / "p2__film_png.stats.json").exists() and leftovers(tmp_path / "out") == []
+
+
+def test_an_overlapping_job_analyses_in_a_second_thread_and_gives_the_same_table(films, tmp_path):
+    plain = run_batch(ImageStatsJob(), films, tmp_path / "plain", log=lambda _: None)
+    messages = []
+    overlapped = run_batch(OverlappedStatsJob(), films, tmp_path / "overlapped", log=messages.append)
+
+    assert read_csv(tmp_path / "overlapped" / "stats.csv") == read_csv(tmp_path / "plain" / "stats.csv")
+    assert [o.name for o in overlapped.outcomes] == [o.name for o in plain.outcomes] and overlapped.ok == 6
+    assert [m.split(":")[0] for m in messages if m.startswith("[")] == [f"[{i}/6] {o.label}" for i, o in
+                                                                        enumerate(overlapped.outcomes, 1)]
+    written = [json.loads(p.read_text(encoding="utf-8")) for p in sorted((tmp_path / "overlapped").glob("*.stats.json"))]
+    assert {w["writing_thread"] for w in written} == {"MainThread"}
+    assert {w["analysis_thread"].startswith("orthoai-analysis") for w in written} == {True}
+    assert {w["prepare_calls"] for w in written} == {written[0]["prepare_calls"]}  # prepared once for the run
+    assert leftovers(tmp_path / "overlapped") == []
+
+
+@pytest.mark.parametrize("failing", ["fail_on", "fail_writing_on"])
+def test_an_overlapping_job_with_a_failing_analysis_or_writing_loses_only_that_case(films, tmp_path, failing):
+    summary = run_batch(OverlappedStatsJob(**{failing: "p2__film_png"}), films, tmp_path / "out", log=lambda _: None)
+
+    rows = {r["input"]: r for r in read_csv(tmp_path / "out" / "stats.csv")}
+    assert rows["p2/film.png"]["status"] == "failed" and sum(r["status"] == "ok" for r in rows.values()) == 5
+    assert "on purpose" in rows["p2/film.png"]["warnings"]
     assert (summary.failed, summary.exit_code) == (1, 1)
     assert not (tmp_path / "out" / "p2__film_png.stats.json").exists() and leftovers(tmp_path / "out") == []
 

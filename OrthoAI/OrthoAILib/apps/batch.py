@@ -35,7 +35,8 @@ from .jobs import BatchJob, CaseInput, CaseOutcome, outcome_for_failure
 
 # Re-exported: the command line and the modules import them from here.
 # UsageError, process_case and the rest are re-exported: callers import the runner's names from here.
-from .batch_case import DONE, STAGING, UsageError, _norm, close_prepared, completed_outcome, process_case  # noqa: F401
+from .batch_case import (DONE, STAGING, UsageError, _norm, close_prepared, completed_outcome,  # noqa: F401
+                         process_case, run_here)
 from .batch_names import MAPPING, anonymous_cases, check_mapping, hidden_names, linked_inputs, scrubbed
 from .batch_workers import DIED_TWICE, connect, run_in_processes, run_on_cluster  # noqa: F401
 
@@ -218,8 +219,7 @@ def run_batch(job: BatchJob, source: Path, out_dir: Path, *, workers: int = 1, s
             run_in_processes(job, todo, out_dir, workers, protected, report)
         else:
             try:
-                for index, case in todo:
-                    report(index, process_case(job, case, out_dir, protected(case), keep_results))
+                run_here(job, todo, out_dir, protected, report, keep_results)
             finally:
                 close_prepared()
     finally:

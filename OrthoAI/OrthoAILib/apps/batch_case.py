@@ -13,9 +13,9 @@ import os
 import shutil
 import threading
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Callable, Iterable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from ..errors import OrthoAIError
 from ..io.reports import fingerprint, read_record, write_record
@@ -109,17 +109,46 @@ def _publish(case: CaseInput, staging: Path, out_dir: Path, listed: Iterable[str
     return tuple(staged)
 
 
+@dataclass(frozen=True)
+class Analysed:
+    """A case read and analysed (``BatchJob.analyse``), its files not yet written; or why not."""
+
+    value: Any = None
+    error: str = ""
+    seconds: float = 0.0
+
+
+def _failure_message(error: BaseException) -> str:
+    if isinstance(error, OrthoAIError):
+        return " ".join(str(error).split())
+    return " ".join(f"unexpected {type(error).__name__}: {error}".split())
+
+
+def analyse_case(job: BatchJob, case: CaseInput) -> Analysed:
+    """The analysis of one case (jobs that overlap); a failure is returned, never raised."""
+    started = time.perf_counter()
+    try:
+        return Analysed(_prepared(job).analyse(case), seconds=time.perf_counter() - started)
+    except Exception as error:  # noqa: BLE001  (one bad case never stops a batch)
+        return Analysed(error=_failure_message(error), seconds=time.perf_counter() - started)
+
+
 def process_case(job: BatchJob, case: CaseInput, out_dir: Path, protected: frozenset = frozenset(),
-                 keep_result: bool = False) -> CaseOutcome:
-    """Run one case and publish its files; a failing case returns its outcome, it never raises."""
-    started, out_dir = time.perf_counter(), Path(out_dir)
+                 keep_result: bool = False, analysed: Optional[Analysed] = None) -> CaseOutcome:
+    """Run one case and publish its files; a failing case returns its outcome, it never raises.
+    ``analysed``: the case already analysed (:func:`analyse_case`): only its files are written here.
+    The outcome's seconds are the case's own (analysis and writing), not the time it waited."""
+    started, out_dir = time.perf_counter() - (analysed.seconds if analysed else 0.0), Path(out_dir)
     staging = out_dir / STAGING / case.name
     try:
         worker, stamp = _prepared(job), _stamp(job, case)
         _record(out_dir, case).unlink(missing_ok=True)  # a case being redone is not complete
         shutil.rmtree(staging, ignore_errors=True)  # left by a killed run
+        if analysed is not None and analysed.error:
+            return outcome_for_failure(job, case, analysed.error, time.perf_counter() - started)
         staging.mkdir(parents=True)
-        outcome = worker.process(case, staging)
+        outcome = (worker.process(case, staging) if analysed is None
+                   else worker.write(case, analysed.value, staging))
         files = () if outcome.failed else _publish(case, staging, out_dir, outcome.files, protected)
         outcome = replace(outcome, files=files, seconds=time.perf_counter() - started,
                           result=outcome.result if keep_result else None)
@@ -127,12 +156,32 @@ def process_case(job: BatchJob, case: CaseInput, out_dir: Path, protected: froze
             write_record(_record(out_dir, case), stamp, out_dir, files, label=case.label, status=outcome.status,
                          warnings=list(outcome.warnings), rows=list(outcome.rows))
         return outcome
-    except OrthoAIError as error:
-        message = " ".join(str(error).split())
     except Exception as error:  # noqa: BLE001  (one bad case never stops a batch)
-        message = " ".join(f"unexpected {type(error).__name__}: {error}".split())
+        message = _failure_message(error)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return outcome_for_failure(job, case, message, time.perf_counter() - started)
+
+
+def run_here(job: BatchJob, todo: list[tuple[int, CaseInput]], out_dir: Path,
+             protected: Callable[[CaseInput], frozenset], report: Report, keep_results: bool = False) -> None:
+    """The cases one after the other in this process. A job that overlaps (``overlaps_writing``) has
+    the next case read and analysed in a second thread while this thread writes the current one's
+    files, so scenes and views stay on one thread and at most two cases are held at once."""
+    if not job.overlaps_writing or len(todo) < 2:
+        for index, case in todo:
+            report(index, process_case(job, case, out_dir, protected(case), keep_results))
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    with contextlib.suppress(Exception):  # prepared here, in the writing thread; an error fails each case
+        _prepared(job)
+    with ThreadPoolExecutor(1, thread_name_prefix="orthoai-analysis") as analysis:
+        pending = analysis.submit(analyse_case, job, todo[0][1])
+        for position, (index, case) in enumerate(todo):
+            analysed = pending.result()
+            if position + 1 < len(todo):
+                pending = analysis.submit(analyse_case, job, todo[position + 1][1])
+            report(index, process_case(job, case, out_dir, protected(case), keep_results, analysed))
 
 

@@ -53,6 +53,10 @@ class BatchJob:
     csv_columns: ClassVar[tuple[str, ...]] = ("input", "status", "warnings")
     suffixes: ClassVar[tuple[str, ...]] = ()  # file endings read (lower case, with the dot); DICOM is found by content
     volumetric: ClassVar[bool] = False  # True: the files of one DICOM series make one case
+    # True: analyse() and write() split process(), and a run in one process reads and analyses the
+    # next case in a second thread while this thread writes a case's files (a film's outputs cost
+    # almost as much as its analysis: overlapped, a batch takes about the longer of the two per case).
+    overlaps_writing: ClassVar[bool] = False
 
     def validate(self) -> None:
         """Check the options before any work; raise ``InputError`` with what to change."""
@@ -63,6 +67,17 @@ class BatchJob:
     def process(self, case: CaseInput, staging: Path) -> CaseOutcome:
         """Read the case, run the pipeline and write every output file into ``staging`` under the
         names it returns. Raise ``OrthoAIError`` for a failure the user can act on."""
+        raise NotImplementedError
+
+    def analyse(self, case: CaseInput) -> Any:
+        """The first part of :meth:`process` (jobs that overlap): read the case and run the pipeline.
+        It runs in a thread of its own: it writes no file and touches no scene; whatever it returns
+        is given to :meth:`write`. Raise ``OrthoAIError`` for a failure the user can act on."""
+        raise NotImplementedError
+
+    def write(self, case: CaseInput, analysed: Any, staging: Path) -> CaseOutcome:
+        """The second part of :meth:`process` (jobs that overlap): write the outputs of ``analysed``
+        into ``staging``; it runs in the thread that writes every case (scenes, views)."""
         raise NotImplementedError
 
     def failure_rows(self, case: CaseInput, message: str) -> tuple[dict, ...]:

@@ -6,6 +6,8 @@ returns them; a 2-D image is one slice, shape ``(1, rows, columns)``.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import numpy as np
 import slicer
 import vtk
@@ -43,13 +45,15 @@ def array_from_volume(volume_node) -> tuple[np.ndarray, ImageGeometry]:
 
 
 def volume_from_array(array: np.ndarray, geometry: ImageGeometry, name: str, scene=None,
-                      node_class: str = "vtkMRMLScalarVolumeNode", node=None):
+                      node_class: str = "vtkMRMLScalarVolumeNode", node=None,
+                      window: Optional[tuple[float, float]] = None):
     """A new (or the given) volume node holding ``array`` (KJI, or 2-D rows×columns) with ``geometry``.
 
     Floating-point voxels that are all whole numbers within 16 bits (a film or a CT read as floats)
     are stored as 16-bit integers, losslessly: half the memory, and half the bytes a scene bundle
     writes. A new scalar volume is shown through its 0.1-99.9th percentiles, taken from at most a
-    million of its voxels (Slicer's automatic window reads them all: 0.1 s for a 12-megapixel film).
+    million of its voxels (Slicer's automatic window reads them all: 0.1 s for a 12-megapixel film),
+    unless ``window`` (lowest, highest value shown) is given.
     """
     array = np.asarray(array)
     if array.ndim == 2:
@@ -64,7 +68,7 @@ def volume_from_array(array: np.ndarray, geometry: ImageGeometry, name: str, sce
         node.SetIJKToRASMatrix(_ijk_to_ras_matrix(geometry))
         slicer.util.updateVolumeFromArray(node, np.ascontiguousarray(array))
         if node.GetDisplayNode() is None:
-            _add_display_node(node, array, scene)
+            _add_display_node(node, array, scene, window)
     return node
 
 
@@ -81,20 +85,25 @@ def _compact(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _add_display_node(node, array: np.ndarray, scene) -> None:
+def _add_display_node(node, array: np.ndarray, scene, window: Optional[tuple[float, float]] = None) -> None:
     if node.GetClassName() != "vtkMRMLScalarVolumeNode":  # labelmaps and others: Slicer's own defaults
         node.CreateDefaultDisplayNodes()
         return
-    axes = 2 if array.shape[0] == 1 else 3
-    step = max(1, int(np.ceil((array.size / 1e6) ** (1 / axes))))
-    sample = array[:, ::step, ::step] if axes == 2 else array[::step, ::step, ::step]
-    finite = sample[np.isfinite(sample)] if sample.dtype.kind == "f" else sample
-    low, high = (float(v) for v in np.percentile(finite, [0.1, 99.9])) if finite.size else (0.0, 1.0)
+    low, high = (float(v) for v in window) if window is not None else _percentile_window(array)
     display = scene.AddNewNodeByClass("vtkMRMLScalarVolumeDisplayNode")
     display.SetDefaultColorMap()
     display.AutoWindowLevelOff()
     display.SetWindowLevelMinMax(low, high if high > low else low + 1)
     node.SetAndObserveDisplayNodeID(display.GetID())
+
+
+def _percentile_window(array: np.ndarray) -> tuple[float, float]:
+    """The 0.1-99.9th percentiles of at most a million of the voxels."""
+    axes = 2 if array.shape[0] == 1 else 3
+    step = max(1, int(np.ceil((array.size / 1e6) ** (1 / axes))))
+    sample = array[:, ::step, ::step] if axes == 2 else array[::step, ::step, ::step]
+    finite = sample[np.isfinite(sample)] if sample.dtype.kind == "f" else sample
+    return tuple(float(v) for v in np.percentile(finite, [0.1, 99.9])) if finite.size else (0.0, 1.0)
 
 
 def plane_normal_of(volume_node) -> np.ndarray:

@@ -90,13 +90,10 @@ def _mm_per_unit_of(case: HipCaseResult, volume) -> float:
 def add_radiograph(pixels: np.ndarray, geometry: ImageGeometry, name: str, scene=None, study: Optional[tuple[str, str]] = None):
     """The film as a single-slice volume with a display window over its 1st–99.5th percentiles."""
     scene = current_scene(scene)
+    # the window from a strided sample: the same percentiles within a grey level, 16 times fewer pixels
+    low, high = (float(v) for v in np.percentile(pixels[::4, ::4], [1, 99.5]))
     with SceneTransaction(scene):
-        volume = volume_from_array(pixels, geometry, name, scene)
-        display = volume.GetDisplayNode()
-        display.AutoWindowLevelOff()
-        # the window from a strided sample: the same percentiles within a grey level, 16 times fewer pixels
-        low, high = np.percentile(pixels[::4, ::4], [1, 99.5])
-        display.SetWindowLevelMinMax(float(low), float(high))
+        volume = volume_from_array(pixels, geometry, name, scene, window=(low, high if high > low else low + 1))
         if study is not None:
             _, study_item = create_patient_study(study[0], study[1], scene)
             move_under(volume, study_item)
