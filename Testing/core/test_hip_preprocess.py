@@ -8,7 +8,8 @@ from OrthoAILib.errors import InputError
 from OrthoAILib.pipelines.hip.crops import crop_to_work, crop_work, work_to_crop
 from OrthoAILib.pipelines.hip.detector_targets import CANONICAL_CLASSES, canonical_targets, canonical_to_landmark
 from OrthoAILib.pipelines.hip.landmarks import LANDMARK_NAMES
-from OrthoAILib.pipelines.hip.preprocess import DETECTOR_SIZE, discard_lowest_and_normalise, preprocess_radiograph, resample_to_work
+from OrthoAILib.pipelines.hip.preprocess import (DETECTOR_SIZE, discard_lowest_and_normalise, preprocess_both_views,
+                                                 preprocess_radiograph, resample_to_work)
 from OrthoAILib.phantoms.pelvis_xray import make_pelvis_radiograph
 
 
@@ -24,6 +25,21 @@ def test_resampling_equals_01mm_linear_then_4x4_means():
     reference = sitk.GetArrayFromImage(fine).reshape(fine_shape[0] // 4, 4, fine_shape[1] // 4, 4).mean(axis=(1, 3))
     assert work.shape == reference.shape
     assert np.abs(work - reference)[2:-2, 2:-2].max() < 1e-5  # the edges differ only by padding choice
+
+
+@pytest.mark.parametrize("spacing", [(0.25, 0.25), (0.143, 0.1517)])  # the second: no whole number of work pixels
+def test_both_views_at_once_are_exactly_each_view_prepared_alone(spacing):
+    film = make_pelvis_radiograph(7, spacing_mm=0.25)
+    alone = (preprocess_radiograph(film.image, spacing),
+             preprocess_radiograph(np.ascontiguousarray(film.image[:, ::-1]), spacing))
+    together = preprocess_both_views(film.image, spacing)
+
+    for one, other in zip(alone, together):
+        assert np.array_equal(one.work, other.work) and np.array_equal(one.detector_input, other.detector_input)
+        assert (one.pad_rc, one.square_size, one.original_shape) == (other.pad_rc, other.square_size, other.original_shape)
+    assert not np.array_equal(together[0].work, together[1].work)
+    with pytest.raises(InputError, match="non-finite"):
+        preprocess_both_views(np.where(np.eye(film.image.shape[0], film.image.shape[1]) > 0, np.nan, film.image), spacing)
 
 
 def test_preprocessing_outputs_and_round_trip_of_coordinates():

@@ -82,12 +82,15 @@ def averaging_interpolation_matrix(count_in: int, spacing_in: float, count_out: 
     return csr_matrix((weights.astype(np.float32), (rows, columns)), shape=(count_out, count_in))
 
 
-def resample_to_work(pixels: np.ndarray, spacing_mm: tuple[float, float]) -> np.ndarray:
+def resample_to_work(pixels: np.ndarray, spacing_mm: tuple[float, float], mirrored_too: bool = False):
     """Steps 1–2: linear resampling to 0.1 mm, then 4×4 block means (0.4 mm).
 
     Both steps are linear and separable, so they are applied at once as one
     sparse matrix per axis; the result equals resampling then averaging, without
-    the 15-megapixel intermediate image.
+    the 15-megapixel intermediate image. ``mirrored_too``: also the mirrored film's
+    (columns reversed) work image, as a second result: the pass along the rows, the
+    costly one, is the same for both and is done once; the result is the very one
+    the mirrored film gives.
     """
     rows, columns = pixels.shape
     extent = (rows * spacing_mm[0], columns * spacing_mm[1])
@@ -100,7 +103,11 @@ def resample_to_work(pixels: np.ndarray, spacing_mm: tuple[float, float]) -> np.
                          "(check the pixel spacing).")
     along_rows = averaging_interpolation_matrix(rows, spacing_mm[0], work_shape[0])
     along_columns = averaging_interpolation_matrix(columns, spacing_mm[1], work_shape[1])
-    return np.asarray((along_columns @ (along_rows @ pixels.astype(np.float32)).T).T, dtype=np.float32)
+    rows_done = along_rows @ pixels.astype(np.float32)
+    work = np.asarray((along_columns @ rows_done.T).T, dtype=np.float32)
+    if not mirrored_too:
+        return work
+    return work, np.asarray((along_columns @ rows_done[:, ::-1].T).T, dtype=np.float32)
 
 
 def discard_lowest_and_normalise(work: np.ndarray) -> np.ndarray:
@@ -145,13 +152,29 @@ def stable_spacing(spacing_mm) -> tuple[float, float]:
     return tuple(float(f"{float(s):.9g}") for s in spacing_mm)
 
 
-def preprocess_radiograph(pixels: np.ndarray, spacing_mm: tuple[float, float]) -> HipPreprocessed:
+def _checked(pixels: np.ndarray) -> np.ndarray:
     pixels = np.asarray(pixels, dtype=np.float32)
     if pixels.ndim != 2:
         raise InputError(f"Expected a 2-D radiograph, got an array of shape {pixels.shape}.")
     if not np.all(np.isfinite(pixels)):
         raise InputError("The radiograph has non-finite pixel values.")
-    spacing_mm = stable_spacing(spacing_mm)
-    work = normalise_and_equalise(resample_to_work(pixels, spacing_mm))
+    return pixels
+
+
+def _prepared(work: np.ndarray, spacing_mm, shape) -> HipPreprocessed:
+    work = normalise_and_equalise(work)
     detector_input, pad, size = to_detector_input(work)
-    return HipPreprocessed(work, detector_input, tuple(spacing_mm), pixels.shape, pad, size)
+    return HipPreprocessed(work, detector_input, tuple(spacing_mm), shape, pad, size)
+
+
+def preprocess_radiograph(pixels: np.ndarray, spacing_mm: tuple[float, float]) -> HipPreprocessed:
+    pixels, spacing_mm = _checked(pixels), stable_spacing(spacing_mm)
+    return _prepared(resample_to_work(pixels, spacing_mm), spacing_mm, pixels.shape)
+
+
+def preprocess_both_views(pixels: np.ndarray, spacing_mm: tuple[float, float]) -> tuple[HipPreprocessed, HipPreprocessed]:
+    """The film as it is and mirrored (columns reversed), each exactly as :func:`preprocess_radiograph`
+    prepares it, for less than twice the work (the film is checked and resampled along its rows once)."""
+    pixels, spacing_mm = _checked(pixels), stable_spacing(spacing_mm)
+    works = resample_to_work(pixels, spacing_mm, mirrored_too=True)
+    return tuple(_prepared(work, spacing_mm, pixels.shape) for work in works)

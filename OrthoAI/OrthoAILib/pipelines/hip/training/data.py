@@ -14,7 +14,7 @@ from typing import Sequence
 import numpy as np
 
 from ..detector_targets import CANONICAL_CLASSES, canonical_targets
-from ..preprocess import preprocess_radiograph
+from ..preprocess import preprocess_both_views
 from ....phantoms.negatives import make_negative_radiograph
 from ....phantoms.pelvis_xray import make_pelvis_radiograph
 
@@ -56,11 +56,9 @@ def film_for_seed(seed: int, spacing_mm: float | None = None, mix_negatives: boo
 
 def samples_for_seed(seed: int, spacing_mm: float | None = TRAINING_SPACING_MM) -> list[HipSample]:
     radiograph = film_for_seed(seed, spacing_mm)
-    spacing = (radiograph.spacing_mm, radiograph.spacing_mm)
     samples = []
-    for mirrored in (False, True):
-        pixels = radiograph.image[:, ::-1] if mirrored else radiograph.image
-        prepared = preprocess_radiograph(pixels, spacing)
+    views = preprocess_both_views(radiograph.image, (radiograph.spacing_mm, radiograph.spacing_mm))
+    for mirrored, prepared in zip((False, True), views):
         targets = canonical_targets(radiograph.keypoints_rc, radiograph.image.shape[1], mirrored)
         work_targets = np.full((len(CANONICAL_CLASSES), 2), np.nan, dtype=np.float32)
         for index, name in enumerate(CANONICAL_CLASSES):

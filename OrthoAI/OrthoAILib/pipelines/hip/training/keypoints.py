@@ -109,15 +109,14 @@ def fit_refinement_weights(detector, refiner, seeds) -> dict[str, float]:
 
     from ..crops import crop_to_work
     from ..detector_targets import canonical_targets
-    from ..preprocess import preprocess_radiograph
+    from ..preprocess import preprocess_both_views
     from ....phantoms.pelvis_xray import make_pelvis_radiograph
 
     errors = {name: {w: [] for w in WEIGHT_CHOICES} for name in CANONICAL_CLASSES}
     for seed in seeds:
         film = make_pelvis_radiograph(seed)
-        for mirrored in (False, True):
-            pixels = np.ascontiguousarray(film.image[:, ::-1]) if mirrored else film.image
-            prepared = preprocess_radiograph(pixels, (film.spacing_mm, film.spacing_mm))
+        views = preprocess_both_views(film.image, (film.spacing_mm, film.spacing_mm))
+        for mirrored, prepared in zip((False, True), views):
             targets = canonical_targets(film.keypoints_rc, film.image.shape[1], mirrored)
             with torch.no_grad():
                 coarse = detector.keypoints(torch.from_numpy(prepared.detector_input)[None, None])[0].numpy()

@@ -51,14 +51,12 @@ def score_films(detector, seeds: Iterable[int]) -> list[FilmScores]:
     """Detector scores of generated films (at their own spacing), as the pipeline computes them."""
     import torch
 
-    from ..preprocess import preprocess_radiograph
+    from ..preprocess import preprocess_both_views
 
     records = []
     for seed in seeds:
         film = film_for_seed(seed)
-        spacing = (film.spacing_mm, film.spacing_mm)
-        views = [preprocess_radiograph(film.image, spacing),
-                 preprocess_radiograph(np.ascontiguousarray(film.image[:, ::-1]), spacing)]
+        views = preprocess_both_views(film.image, (film.spacing_mm, film.spacing_mm))
         batch = torch.from_numpy(np.stack([v.detector_input for v in views]))[:, None].to(detector.device)
         with torch.inference_mode():
             coarse = detector.detector_net.keypoints(batch).cpu().numpy()
