@@ -74,6 +74,10 @@ class OrthoAIWidget(ParameterNodeWidget):
         self.ui.applyButton.connect("clicked(bool)", self.onApply)
         self.ui.cancelButton.connect("clicked(bool)", self.onCancel)
         self.ui.findingsTableView.connect("clicked(QModelIndex)", self.onFindingClicked)
+        # the arrow keys move the current row too: the views follow (qMRMLTableView sets its model once,
+        # in its constructor, so this selection model serves every table shown in it)
+        self.ui.findingsTableView.selectionModel().connect("currentRowChanged(QModelIndex,QModelIndex)",
+                                                           self.onCurrentFindingChanged)
         self.ui.deleteFindingButton.connect("clicked(bool)", self.onDeleteFinding)
         self.ui.setClassButton.connect("clicked(bool)", self.onSetClass)
         self.ui.exportReportButton.connect("clicked(bool)", self.onExportReport)
@@ -135,6 +139,10 @@ class OrthoAIWidget(ParameterNodeWidget):
         if findingId is not None:
             with slicer.util.tryWithErrorDisplay(_("Could not show the finding."), waitCursor=True):
                 self.logic.centreViewsOn(findingId)
+
+    def onCurrentFindingChanged(self, current, previous) -> None:
+        if current.isValid():
+            self.onFindingClicked(current)
 
     def onDeleteFinding(self) -> None:
         findingId = self._selectedFindingId()
