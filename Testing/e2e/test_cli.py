@@ -17,11 +17,17 @@ from OrthoAILib.io.markups_json import write_markups_points
 from ..conftest import embed_in_3d, hand_computed_landmarks, random_rotation
 
 
-def orthoai(*args, check=False):
+def orthoai_command(*args) -> list[str]:
     executable = shutil.which("orthoai", path=str(Path(sys.executable).parent))
-    command = [executable] if executable else [sys.executable, "-m", "OrthoAILib.apps"]
-    # the command writes UTF-8; decode it so even when a library loaded here has set the C locale
-    result = subprocess.run([*command, *map(str, args)], capture_output=True, text=True, encoding="utf-8", timeout=300)
+    return [*([executable] if executable else [sys.executable, "-m", "OrthoAILib.apps"]), *map(str, args)]
+
+
+# the command writes UTF-8; decode it so even when a library loaded here has set the C locale
+RUN_OPTIONS = {"capture_output": True, "text": True, "encoding": "utf-8", "timeout": 300}
+
+
+def orthoai(*args, check=False):
+    result = subprocess.run(orthoai_command(*args), **RUN_OPTIONS)
     if check:
         assert result.returncode == 0, result.stderr
     return result
