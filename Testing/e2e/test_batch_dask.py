@@ -37,8 +37,9 @@ def cluster():
 
 
 def stats_without_pid(folder):
-    """The results, without the facts about the process that computed them."""
-    return {p.name: {k: v for k, v in json.loads(p.read_text(encoding="utf-8")).items() if k not in ("pid", "prepare_calls")}
+    """The results, without the facts about the process and threads that computed them."""
+    facts = ("pid", "prepare_calls", "analysis_thread", "writing_thread")
+    return {p.name: {k: v for k, v in json.loads(p.read_text(encoding="utf-8")).items() if k not in facts}
             for p in folder.glob("*.stats.json")}
 
 
