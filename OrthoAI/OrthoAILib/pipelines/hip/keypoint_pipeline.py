@@ -24,7 +24,7 @@ from ...runtime.progress import CancelToken, ProgressCallback, report
 from .crops import crop_to_work, crop_work
 from .detector_targets import CANONICAL_CLASSES, CUP_CLASSES, REFINE_SCALE, canonical_to_landmark
 from .presence import PresenceThresholds, Refusal, cup_scores, decide, pelvis_score
-from .preprocess import HipPreprocessed, preprocess_radiograph
+from .preprocess import HipPreprocessed, preprocess_both_views
 
 DETECTOR_ID = "hip-keypoint-detector"
 REFINER_ID = "hip-keypoint-refiner"
@@ -149,9 +149,7 @@ class HipKeypointDetector:
         started = time.perf_counter()
         report(progress, 0.0, "Preprocessing")
         cancel.raise_if_cancelled("Keypoint detection")
-        views = [preprocess_radiograph(pixels, spacing_mm)]
-        cancel.raise_if_cancelled("Keypoint detection")
-        views.append(preprocess_radiograph(np.ascontiguousarray(pixels[:, ::-1]), spacing_mm))
+        views = preprocess_both_views(pixels, spacing_mm)  # the film as it is and mirrored
         timings["preprocess"] = time.perf_counter() - started
 
         report(progress, 0.4, "Detecting keypoints")  # the callback may process a Cancel click: check after it
