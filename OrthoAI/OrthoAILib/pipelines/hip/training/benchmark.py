@@ -104,6 +104,10 @@ def update_registry(result: dict, registry: Optional[Path] = None) -> None:
     summary = {key: result[key] for key in ("cases", "seeds", "operated_side_accuracy", "operated_hips_refused", "keypoint_error_mm",
                                             "measure_abs_error", "flag_agreement", "beats_source")}
     summary["end_to_end_seconds_mean"] = result["seconds_per_radiograph"]["end_to_end"]["mean"]
+    registry = ModelRegistry.load(path)
+    # the figures are the pair's: each entry names the versions they were measured with
+    summary["measured_with"] = {model_id: registry.get(model_id).version
+                                for model_id in ("hip-keypoint-detector", "hip-keypoint-refiner")}
     for model_id in ("hip-keypoint-detector", "hip-keypoint-refiner"):
         entry = ModelRegistry.load(path).get(model_id).to_dict()
         entry["metrics"] = dict(entry.get("metrics", {}), heldout_benchmark=summary)
