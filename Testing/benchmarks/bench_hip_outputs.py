@@ -10,7 +10,8 @@ the analysis runs on two threads, so CPU seconds exceed wall-clock ones). Each f
 analysis and its writing added up while they overlap with other films', is in ``runs``. Medians are over the measured films
 after the first (the first case of a run also starts the off-screen view).
 The outputs' own time (``apps.hip.write_case_files``: landmarks, measures, scene bundle, picture) is
-also taken apart. Lines the process wrote to stderr are counted (VTK warnings appear there).
+also taken apart, its CPU seconds as the writing thread's own (the renderer's helper threads, if any,
+not counted). Lines the process wrote to stderr are counted (VTK warnings appear there).
 
     .venv/bin/python Testing/benchmarks/bench_hip_outputs.py [FILMS | FOLDER]
 
@@ -42,12 +43,12 @@ films, out = Path(sys.argv[1]), Path(sys.argv[2])
 report, writing = {}, {}
 write_case_files = hip.write_case_files
 
-def timed(name, *args, **kwargs):  # the outputs alone: single-threaded, so their CPU seconds hold under load
-    wall, cpu = time.perf_counter(), time.process_time()
+def timed(name, *args, **kwargs):  # the outputs alone: this thread's CPU (the next film's analysis runs meanwhile)
+    wall, cpu = time.perf_counter(), time.thread_time()
     try:
         return write_case_files(name, *args, **kwargs)
     finally:
-        writing[name] = (time.perf_counter() - wall, time.process_time() - cpu)
+        writing[name] = (time.perf_counter() - wall, time.thread_time() - cpu)
 
 hip.write_case_files = timed
 for write_scene in (False, True):
