@@ -62,3 +62,18 @@ def test_both_networks_script_and_run(tmp_path):
     assert located.shape == (5, 3) and ((located[:, :2] >= 0) & (located[:, :2] <= 95)).all()
     refiner.save(str(tmp_path / "r.pt"))
     assert torch.jit.load(str(tmp_path / "r.pt")).locate(torch.rand(1, 1, 96, 96), torch.tensor([4])).shape == (1, 3)
+
+
+def test_refiner_crops_favour_the_emphasised_keypoint_and_keep_the_others():
+    from OrthoAILib.pipelines.hip.detector_targets import CANONICAL_CLASSES
+    from OrthoAILib.pipelines.hip.training.data import build_samples
+    from OrthoAILib.pipelines.hip.training.keypoints import _refiner_batch, class_emphasis
+
+    share = class_emphasis("cup_bone_contact", 0.5)
+    assert share.sum() == pytest.approx(1.0) and share[CANONICAL_CLASSES.index("cup_bone_contact")] == 0.5
+    assert class_emphasis(None, 0.5) is None
+    samples = build_samples(range(2), workers=1)  # post-THA films: every class present
+    _, classes, targets = _refiner_batch(samples, np.random.default_rng(0), 400, jitter_px=5.0, class_share=share)
+    counts = np.bincount(classes, minlength=len(CANONICAL_CLASSES))
+    assert 0.42 < counts[CANONICAL_CLASSES.index("cup_bone_contact")] / 400 < 0.58
+    assert (counts > 0).all() and np.isfinite(targets).all()

@@ -79,12 +79,23 @@ def evaluate_detector(model, samples: list[HipSample], torch, device) -> dict:
 
 
 def _refiner_batch(samples, rng, batch: int, jitter_px: float, class_share=None):
-    """Crops around jittered true points; ``class_share``: probability per canonical class (default: equal)."""
+    """Crops around jittered true points. By default a sample, then a class it has (classes present
+    in fewer films get fewer crops); with ``class_share`` (a probability per canonical class) the
+    class is drawn first, then a sample that has it, so the shares hold whatever the film mix."""
+    having = None
+    if class_share is not None:
+        present = ~np.isnan(np.stack([s.work_targets[:, 0] for s in samples]))
+        having = [np.nonzero(present[:, index])[0] for index in range(len(CANONICAL_CLASSES))]
+        class_share = np.where([len(h) > 0 for h in having], class_share, 0.0)
+        class_share = class_share / class_share.sum()
     crops, classes, targets = [], [], []
     while len(crops) < batch:
-        sample = samples[int(rng.integers(len(samples)))]
-        index = int(rng.integers(len(CANONICAL_CLASSES)) if class_share is None
-                    else rng.choice(len(CANONICAL_CLASSES), p=class_share))
+        if having is None:
+            sample = samples[int(rng.integers(len(samples)))]
+            index = int(rng.integers(len(CANONICAL_CLASSES)))
+        else:
+            index = int(rng.choice(len(CANONICAL_CLASSES), p=class_share))
+            sample = samples[int(rng.choice(having[index]))]
         truth = sample.work_targets[index]
         if np.isnan(truth[0]):
             continue
