@@ -66,6 +66,15 @@ def test_lesions_drop_specks_and_unconvincing_regions():
     assert find_lesions(np.full((100, 100), 0.2, np.float32)) == []
 
 
+def test_a_small_second_region_beside_a_large_lesion_is_not_a_lesion_but_a_fair_sized_one_is():
+    probability = np.zeros((200, 200), np.float32)
+    probability[20:100, 20:100] = 0.95    # the polyp: 6 400 pixels
+    probability[150:170, 150:170] = 0.95  # 400 pixels: under a fifth of it, a likely false positive
+    assert [lesion.area_px for lesion in find_lesions(probability)] == [6400]
+    probability[120:160, 20:60] = 0.9     # 1 600 pixels: a quarter of it, a second polyp
+    assert [lesion.area_px for lesion in find_lesions(probability)] == [6400, 1600]
+
+
 def test_fusion_outlines_the_lesion_and_depth_pngs_are_16_bit():
     rgb = np.full((100, 100, 3), 120, np.uint8)
     mask = np.zeros((100, 100), bool)

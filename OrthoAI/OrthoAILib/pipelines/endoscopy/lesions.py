@@ -1,9 +1,14 @@
 """Lesions from a probability map: connected regions above one half, each with its area and confidence.
 
 Regions smaller than ``MIN_AREA_FRACTION`` of the field of view are dropped (noise, not polyps:
-the smallest polyp in Kvasir-SEG and CVC-ClinicDB covers about 0.3 % of its frame), and a region
-whose peak probability stays under ``MIN_PEAK`` is not reported: a frame without a lesion reports
-none rather than its least unlikely blob.
+the smallest polyp in Kvasir-SEG and CVC-ClinicDB covers about 0.3 % of its frame), a region
+whose peak probability stays under ``MIN_PEAK`` is not reported (a frame without a lesion reports
+none rather than its least unlikely blob), and neither is one smaller than ``MIN_SHARE_OF_LARGEST``
+of the frame's largest lesion. The last two were chosen on the validation frames (Kvasir-SEG and
+CVC-ClinicDB, the benchmark's split): from a peak of 0.7 and no share, they cut the false-positive
+lesions per frame from 0.93 to 0.27 (Kvasir) and 0.62 to 0.15 (CVC) and raised Dice from 0.663 to
+0.680 and 0.640 to 0.646, for 2 more missed polyps in each set (8 of 191, 9 of 105). A larger share
+(one half) removed more false positives still but missed twice as many polyps.
 """
 
 from __future__ import annotations
@@ -14,7 +19,8 @@ import numpy as np
 
 THRESHOLD = 0.5
 MIN_AREA_FRACTION = 0.001
-MIN_PEAK = 0.7
+MIN_PEAK = 0.85
+MIN_SHARE_OF_LARGEST = 0.2
 
 
 @dataclass(frozen=True)
@@ -47,4 +53,5 @@ def find_lesions(probability: np.ndarray, field_px: int | None = None) -> list[L
         lesions.append(Lesion((rows, columns), int(rows.size), float(values.mean()), float(values.max()),
                               (int(rows.min()), int(columns.min()), int(rows.max()) + 1, int(columns.max()) + 1),
                               (float(rows.mean()), float(columns.mean()))))
-    return sorted(lesions, key=lambda lesion: -lesion.area_px)
+    lesions.sort(key=lambda lesion: -lesion.area_px)
+    return [lesion for lesion in lesions if lesion.area_px >= MIN_SHARE_OF_LARGEST * lesions[0].area_px]
