@@ -70,6 +70,7 @@ class HipJob(BatchJob):
     csv_name = "hip_measures.csv"
     csv_columns = CSV_COLUMNS
     suffixes = (".dcm", ".dicom", ".nrrd", ".nhdr", ".nii", ".nii.gz", ".mha", ".mhd", ".png", ".jpg", ".jpeg")
+    overlaps_writing = True  # a film's scene bundle and picture cost almost what its analysis does
 
     def validate(self) -> None:
         check_hip_options(self.cup_diameter_mm, self.spacing_mm, self.side)
@@ -81,8 +82,6 @@ class HipJob(BatchJob):
         shared_pipeline()
         if self.write_scene:
             shared_application()
-
-    overlaps_writing = True  # a film's scene bundle and picture cost almost what its analysis does
 
     def process(self, case: CaseInput, staging: Path) -> CaseOutcome:
         return self.write(case, self.analyse(case), staging)
