@@ -84,6 +84,8 @@ def test_training_samples_have_the_networks_shapes():
     image, target = stage2_sample(knee.labelmap, rng, size=32)
     assert image.shape == (1, 32, 32, 32) and target.shape == (32, 32, 32)
     assert target.max() < len(STAGE2_CLASSES) and (target >= 1).any()
+    fibula_seen = sum(bool((stage2_sample(knee.labelmap, rng, size=32)[1] == 8).any()) for _ in range(30))
+    assert STAGE2_CLASSES[8] == "fibula" and fibula_seen >= 3  # the bone that tells the sides apart is learnt
     image, target = stage1_sample(knee.labelmap, rng)
     assert image.shape[1:] == target.shape and all(n % 8 == 0 for n in target.shape)
     assert set(np.unique(target)) <= {0, 1} and target.any()
@@ -134,6 +136,47 @@ def test_the_tibial_plates_get_one_side_each():
     np.testing.assert_array_equal(tibial_sides(one_plate), one_plate)
 
 
+def test_the_tibial_plate_nearer_the_fibula_is_lateral_whatever_else_says():
+    from OrthoAILib.pipelines.knee.pipeline import MIN_FIBULA_VOXELS, tibial_sides
+
+    probabilities = np.zeros((9, 80, 30, 20), np.float32)
+    probabilities[0] = 1.0
+    # The thicker plate and the network's (confident) leaning both say the plate at k 55 is lateral...
+    for k0, rows, lateral in ((10, slice(5, 8), 0.1), (55, slice(5, 11), 0.9)):
+        block = (slice(k0, k0 + 15), rows, slice(5, 15))
+        probabilities[0][block], probabilities[2][block], probabilities[3][block] = 0.0, 1 - lateral, lateral
+    # ...but the fibula stands below the one at k 10, with a stray speck of "fibula" beside the other.
+    head = (slice(5, 17), slice(15, 25), slice(5, 15))
+    probabilities[0][head], probabilities[8][head] = 0.0, 1.0
+    probabilities[0][60:62, 20:22, 5:7], probabilities[8][60:62, 20:22, 5:7] = 0.0, 1.0
+    assert 12 * 10 * 10 >= MIN_FIBULA_VOXELS
+    labels = tibial_sides(probabilities).argmax(0)
+    assert (labels[10:25, 5:8, 5:15] == 3).all() and (labels[55:70, 5:11, 5:15] == 2).all()
+    # Too little of a fibula found: the next rule (here the network's confidence) decides.
+    probabilities[8][head], probabilities[0][head] = 0.0, 1.0
+    labels = tibial_sides(probabilities).argmax(0)
+    assert (labels[10:25, 5:8, 5:15] == 2).all() and (labels[55:70, 5:11, 5:15] == 3).all()
+
+
+def test_a_class_added_to_a_network_starts_fresh_and_the_rest_is_kept(tmp_path):
+    from OrthoAILib.pipelines.knee.training.networks import warm_start
+
+    earlier = ResNetASPP3D(widths=(4, 8, 8, 8), classes=8, aspp_channels=8)
+    torch.save(earlier.state_dict(), tmp_path / "best.pt")
+    later = ResNetASPP3D(widths=(4, 8, 8, 8), classes=9, aspp_channels=8)
+    fresh_row = later.head.weight[8].detach().clone()
+    assert warm_start(later, tmp_path / "best.pt") == ["head.weight", "head.bias"]
+    torch.testing.assert_close(later.head.weight[:8], earlier.head.weight)
+    torch.testing.assert_close(later.head.weight[8], fresh_row)
+    torch.testing.assert_close(later.stem[0].weight, earlier.stem[0].weight)
+    kin = ResNetASPP3D(widths=(4, 8, 8, 8), classes=9, aspp_channels=8)
+    warm_start(kin, tmp_path / "best.pt", kindred={8: 6})  # the fibula starts from the tibia
+    torch.testing.assert_close(kin.head.weight[8], earlier.head.weight[6])
+    torch.testing.assert_close(kin.head.bias[8], earlier.head.bias[6] - 1.0)
+    with pytest.raises(ValueError, match="cannot seed"):
+        warm_start(ResNetASPP3D(widths=(4, 8, 8, 16), classes=9, aspp_channels=8), tmp_path / "best.pt")
+
+
 def test_cartilage_far_from_its_bone_is_dropped():
     from OrthoAILib.pipelines.knee.pipeline import cartilage_on_bone
 
@@ -156,3 +199,15 @@ def test_when_the_network_cannot_tell_the_thicker_tibial_plate_is_lateral():
         probabilities[0][block], probabilities[2][block], probabilities[3][block] = 0.0, 0.49, 0.51
     labels = tibial_sides(probabilities).argmax(0)
     assert (labels[10:25, 5:8, 5:15] == 2).all() and (labels[55:70, 5:11, 5:15] == 3).all()
+
+
+def test_the_benchmark_tells_swapped_tibial_plates():
+    from OrthoAILib.pipelines.knee.training.benchmark import tibial_sides_right
+
+    truth = np.zeros((40, 10, 10), np.uint8)
+    truth[2:12], truth[25:35] = 2, 3
+    assert tibial_sides_right(truth, truth) is True
+    swapped = np.where(truth == 2, 3, np.where(truth == 3, 2, truth)).astype(np.uint8)
+    assert tibial_sides_right(swapped, truth) is False
+    one_side = np.where(truth == 3, 0, truth).astype(np.uint8)
+    assert tibial_sides_right(one_side, truth) is None

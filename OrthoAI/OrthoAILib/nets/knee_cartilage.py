@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 STAGE2_CLASSES = ("background", "femoral cartilage", "medial tibial cartilage", "lateral tibial cartilage",
-                  "patellar cartilage", "femur", "tibia", "patella")
+                  "patellar cartilage", "femur", "tibia", "patella", "fibula")
 
 
 def upsample_trilinear(x: torch.Tensor, size: List[int]) -> torch.Tensor:

@@ -5,10 +5,10 @@
 2. Stage 1 (residual U-Net): the cartilage region; 3-D connected components of it, those under
    ``min_region_mm3`` removed, the rest joined into one box, widened by ``margin_mm``.
 3. Stage 2 (3-D ResNet + ASPP): the box on the fine canonical grid (0.7 mm), bias-corrected with the
-   coarse field, denoised, normalised; background, four plates and three bones per voxel. Pieces of
+   coarse field, denoised, normalised; background, four plates and four bones per voxel. Pieces of
    a plate more than 6 mm from its bone are dropped (``cartilage_on_bone``), and the two tibial plates
-   get one side of the knee each (``tibial_sides``: the network where it is confident, else the
-   thicker plate is the lateral one).
+   get one side of the knee each (``tibial_sides``: the side of the fibula where the network finds
+   it, else the network where it is confident, else the thicker plate is the lateral one).
 4. The class probabilities sampled back onto the input's own grid (trilinear, through patient space)
    and the most probable class kept; plate islands under ``min_island_mm3`` dropped. Labels: 1 femoral,
    2 medial tibial, 3 lateral tibial, 4 patellar cartilage.
@@ -97,6 +97,15 @@ def _largest_components(mask: np.ndarray, min_voxels: int) -> np.ndarray:
     return np.isin(labelled, keep)
 
 
+def _largest_piece(mask: np.ndarray) -> np.ndarray:
+    from scipy import ndimage
+
+    labelled, count = ndimage.label(mask, structure=np.ones((3, 3, 3)))
+    if count == 0:
+        return mask
+    return labelled == 1 + int(np.argmax(np.bincount(labelled.ravel())[1:]))
+
+
 PLATE_BONES = ((1, 5), (2, 6), (3, 6), (4, 7))  # plate class -> the bone class it lies on (stage 2)
 MAX_FROM_BONE_MM = 6.0  # cartilage is at most ~6 mm thick (patella): farther from its bone it is not cartilage
 MIN_BONE_VOXELS = 2000  # with less of the bone found, the rule is not applied (nothing to lean on)
@@ -130,19 +139,25 @@ def cartilage_on_bone(probabilities: np.ndarray, spacing_mm: float = FINE_SPACIN
     return out
 
 
+FIBULA = 8  # stage 2's class of the fibula
+MIN_FIBULA_VOXELS = 200  # 70 mm³ on the 0.7 mm grid; a fibular head in the crop has thousands
 CONFIDENT_SIDE_MARGIN = 0.2  # mean medial-minus-lateral probability difference between the two groups
 
 
 def tibial_sides(probabilities: np.ndarray) -> np.ndarray:
     """Medial and lateral tibial cartilage made consistent: one plate on each side of the knee.
 
-    The two tibial plates look alike up close; what tells them apart (the fibula, the notch) is often
-    outside what a network sees at once. So the voxels called tibial cartilage (either plate) are
-    split into the two groups they form across the knee (2-means along the canonical grid's slice
-    axis, which runs medial-lateral). Where the network is confident (its mean medial-minus-lateral
-    probability differs between the groups by ``CONFIDENT_SIDE_MARGIN`` or more) it decides; otherwise
-    the thicker group is the lateral plate, as lateral tibial cartilage is thicker than medial in
-    most knees (Eckstein et al., 2006), and more so where osteoarthritis thins the medial plate."""
+    The two tibial plates look alike up close (a left knee is a right one mirrored), so the voxels
+    called tibial cartilage (either plate) are split into the two groups they form across the knee
+    (2-means along the canonical grid's slice axis, which runs medial-lateral), and each group is
+    given a side by the first of these that can tell:
+
+    1. the fibula (where the network finds its head: ``MIN_FIBULA_VOXELS`` or more in its largest
+       piece): it stands on the lateral side, so the group nearer it across the knee is lateral;
+    2. the network, where it is confident (its mean medial-minus-lateral probability differs between
+       the groups by ``CONFIDENT_SIDE_MARGIN`` or more);
+    3. the thicker group is the lateral plate, as lateral tibial cartilage is thicker than medial in
+       most knees (Eckstein et al., 2006), and more so where osteoarthritis thins the medial plate."""
     from scipy import ndimage
 
     labels = probabilities.argmax(0)
@@ -160,7 +175,11 @@ def tibial_sides(probabilities: np.ndarray) -> np.ndarray:
         return probabilities
     margin = probabilities[2][tibial] - probabilities[3][tibial]
     difference = margin[~side].mean() - margin[side].mean()  # > 0: group 0 looks more medial
-    if abs(difference) >= CONFIDENT_SIDE_MARGIN:
+    fibula = _largest_piece(labels == FIBULA) if probabilities.shape[0] > FIBULA else None
+    if fibula is not None and fibula.sum() >= MIN_FIBULA_VOXELS:
+        across = np.nonzero(fibula)[0].mean()
+        medial_group = 0 if abs(centres[0] - across) > abs(centres[1] - across) else 1
+    elif abs(difference) >= CONFIDENT_SIDE_MARGIN:
         medial_group = 0 if difference > 0 else 1
     else:  # the thicker plate is lateral: mean depth inside each group (distance to its surface)
         depth = ndimage.distance_transform_edt(tibial)[tibial]
@@ -281,7 +300,7 @@ class KneeCartilagePipeline:
         box_origin = image.geometry.ijk_to_world(low[::-1].astype(float))
         box_geometry = ImageGeometry(image.geometry.spacing, tuple(box_origin), image.geometry.directions)
         # Bones are not output: the most probable of background and bones stands for "not cartilage"
-        # (the same winner as all eight classes competing, with three resamplings fewer).
+        # (the same winner as all classes competing, with three resamplings fewer).
         classes = np.concatenate([np.maximum(probabilities[:1], probabilities[5:].max(0, keepdims=True)), probabilities[1:5]])
         best = np.zeros(box_shape, dtype=np.float32)
         labels = np.zeros(box_shape, dtype=np.uint8)

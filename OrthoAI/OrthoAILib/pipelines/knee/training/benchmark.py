@@ -6,7 +6,7 @@
   checkpoint), on the OAI DESS grid (384×384×160, 0.365×0.365×0.7 mm), each with an MR image
   synthesised from it, written as NIfTI and run through ``orthoai knee`` in a child process. Per
   plate: Dice, and the mean-thickness error (the same thickness method on the predicted and the true
-  plate). The pipeline's seconds per knee and the command's peak resident memory.
+  plate); whether the two tibial plates were put on their own sides of the knee. The pipeline's seconds per knee and the command's peak resident memory.
 * The real multi-echo T2 series (pymskt), when ``../shared/data`` is there: read, segmented, measured
   (no labels exist for it: what it gives is reported, not scored).
 """
@@ -68,6 +68,7 @@ def run(knees: int, workdir: Path) -> dict:
         if labels_path.exists():
             predicted = sitk.GetArrayFromImage(sitk.ReadImage(str(labels_path)))
             case["dice"] = {p: round(dice(predicted == v, truth == v), 4) for p, v in PLATE_VALUES.items()}
+            case["tibial_sides_right"] = tibial_sides_right(predicted, truth)
             true_plates = measure_labelmap(truth, geometry, DEFAULT_LABELS).plates
             case["thickness_error_mm"] = {
                 p: round(document["plates"][p]["thickness_mm"]["mean"] - true_plates[p].thickness_mm["mean"], 3)
@@ -79,6 +80,7 @@ def run(knees: int, workdir: Path) -> dict:
         "test_knees": knees, "grid": "384x384x160, 0.365x0.365x0.7 mm (OAI DESS), seeds 200000+",
         "segmented": len(scored),
         "dice_mean": {p: round(float(np.mean([c["dice"][p] for c in scored])), 4) for p in PLATE_VALUES} if scored else {},
+        "tibial_sides_right": sum(bool(c["tibial_sides_right"]) for c in scored),
         "thickness_abs_error_mm_mean": {p: _mean_or_none([abs(c["thickness_error_mm"][p]) for c in scored
                                                           if p in c["thickness_error_mm"]]) for p in PLATE_VALUES},
         "pipeline_seconds_per_knee_mean": round(float(np.mean([c["seconds"] for c in cases if c["seconds"]])), 1),
@@ -86,6 +88,16 @@ def run(knees: int, workdir: Path) -> dict:
         "command_peak_resident_memory_mb": round(peak_mb),
         "cases": cases,
     }
+
+
+def tibial_sides_right(predicted: np.ndarray, truth: np.ndarray) -> bool | None:
+    """Whether the medial and lateral tibial plates were put on their own sides: each predicted plate
+    overlaps its own true plate more than the other side's (None when either is missing)."""
+    medial, lateral = PLATE_VALUES["tibial_medial"], PLATE_VALUES["tibial_lateral"]
+    overlap = {(p, t): int(((predicted == p) & (truth == t)).sum()) for p in (medial, lateral) for t in (medial, lateral)}
+    if not all((predicted == v).any() and (truth == v).any() for v in (medial, lateral)):
+        return None
+    return overlap[medial, medial] + overlap[lateral, lateral] > overlap[medial, lateral] + overlap[lateral, medial]
 
 
 def _mean_or_none(values: list) -> float | None:

@@ -23,7 +23,7 @@ FINE_SHAPE = (160, 200, 200)  # 112 × 140 × 140 mm: the DESS field of view
 VALIDATION_SEED0 = 100_000
 REAL_NAME = "pymskt_dess"
 STAGE2_TARGET = np.zeros(256, dtype=np.int64)  # label value -> stage-2 class
-STAGE2_TARGET[[1, 2, 3, 4, 5, 6, 7]] = [1, 2, 3, 4, 5, 6, 7]
+STAGE2_TARGET[[1, 2, 3, 4, 5, 6, 7, 8]] = [1, 2, 3, 4, 5, 6, 7, 8]  # 8: the fibula, which tells lateral from medial
 
 
 def real_label_map() -> np.ndarray | None:
@@ -74,13 +74,21 @@ def _rotation(rng: np.random.Generator, degrees: float) -> np.ndarray:
 
 def stage2_sample(labels: np.ndarray, rng: np.random.Generator, size: int = 48, real: bool = False):
     """(image 1×S×S×S float32, target S×S×S int64): a patch turned up to 15°, scaled 0.85-1.15,
-    centred on cartilage (a plate chosen at random, then a voxel of it) four times in five."""
+    centred on cartilage (a plate chosen at random, then a voxel of it) two times in three, on the
+    fibula's head one time in four (the bone that says which side of the knee is lateral; a network
+    that first learnt it as background needs it often to learn it apart from the tibia beside it)."""
     from scipy import ndimage
 
     from ....phantoms.knee_mr import synthesise_mr
 
     plates = [value for value in (1, 2, 3, 4) if (labels == value).any()]
-    if rng.random() < 0.8 and plates:  # each plate as often as the others: the small ones are learnt too
+    chance = rng.random()
+    fibula_voxels = np.flatnonzero(labels == 8)
+    if chance < 0.25 and fibula_voxels.size:
+        fibula = np.array(np.unravel_index(fibula_voxels, labels.shape))
+        head = fibula[:, fibula[1] <= np.percentile(fibula[1], 30)]  # its top (rows run inferior)
+        centre = head[:, rng.integers(head.shape[1])].astype(float) + rng.normal(0, 6, 3)
+    elif chance < 0.92 and plates:  # each plate as often as the others: the small ones are learnt too
         voxels = np.flatnonzero(labels == plates[rng.integers(len(plates))])
         centre = np.array(np.unravel_index(voxels[rng.integers(voxels.size)], labels.shape), float)
         centre += rng.normal(0, 6, 3)

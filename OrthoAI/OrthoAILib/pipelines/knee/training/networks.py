@@ -4,11 +4,13 @@
     python -m OrthoAILib.pipelines.knee.training.networks --stage 2 --labels out/knee/labels --out-dir out/knee/stage2 --minutes 60
 
 Stage 1 (residual U-Net, 2.8 mm): cartilage region or not, on whole knees. Stage 2 (3-D ResNet +
-ASPP, 0.7 mm): background, the four cartilage plates and three bones, on 48³ patches centred on each
-plate equally often. Loss: cross entropy plus soft Dice over the foreground classes present in the
-batch (equal weights). AdamW with a cosine schedule over
-the time budget; validated on the held-out knees (disjoint seeds) by Dice per class; the best is
+ASPP, 0.7 mm): background, the four cartilage plates and four bones (the fibula tells lateral from
+medial), on 48³ patches centred on each plate equally often. Loss: cross entropy plus soft Dice over
+the foreground classes present in the batch (equal weights). AdamW with a cosine schedule over the
+time budget; validated on the held-out knees (disjoint seeds) by Dice per class; the best is
 exported as TorchScript with reference outputs, checkpoints every validation (``--resume``).
+``--init-from`` starts from an earlier run's weights (``warm_start``: a class added since starts fresh,
+or as a copy of a kindred class with ``--kindred``).
 """
 
 from __future__ import annotations
@@ -82,8 +84,41 @@ def evaluate(net, cases, classes: int) -> list[float]:
     return [round(float(v), 4) for v in np.mean(scores, axis=0)]
 
 
+def warm_start(net, weights: Path, kindred: dict[int, int] | None = None) -> list[str]:
+    """Start from an earlier run's weights where a class was added since: every tensor of the same
+    shape is taken as it is; the output layer keeps the classes both runs have and starts the new
+    ones from its fresh initialisation. Returns the names of the tensors only partly taken.
+
+    ``kindred`` {new class: earlier class}: the new class starts as a copy of the earlier one in the
+    output layer, its bias one lower (the earlier class still wins at first). A class the earlier run
+    learnt as background (the fibula was) starts hopelessly behind from a fresh row: its features
+    were trained to look like background; from a kindred class's row (the tibia: bone, beside it) it
+    only has to learn where it differs."""
+    import torch
+
+    earlier = torch.load(weights, map_location="cpu")
+    state = net.state_dict()
+    partial = []
+    for name, value in earlier.items():
+        if name not in state:
+            continue
+        if value.shape == state[name].shape:
+            state[name] = value
+        elif value.shape[1:] == state[name].shape[1:] and value.shape[0] < state[name].shape[0]:
+            state[name][:value.shape[0]] = value
+            partial.append(name)
+        else:
+            raise ValueError(f"{name}: {tuple(value.shape)} in {weights} cannot seed {tuple(state[name].shape)}")
+    for new, old in (kindred or {}).items():
+        state["head.weight"][new] = state["head.weight"][old]
+        state["head.bias"][new] = state["head.bias"][old] - 1.0
+    net.load_state_dict(state)
+    return partial
+
+
 def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float = 2e-3, batch_size: int = 2,
-          validate_every: int = 100, resume: bool = False, seed: int = 0, export_only: bool = False) -> dict:
+          validate_every: int = 100, resume: bool = False, seed: int = 0, export_only: bool = False,
+          init_from: Path | None = None, kindred: dict[int, int] | None = None, head_lr_factor: float = 1.0) -> dict:
     import torch
 
     from ....nets.knee_cartilage import STAGE2_CLASSES, ResidualUNet3D, ResNetASPP3D
@@ -97,8 +132,17 @@ def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float
     maps = load_maps(labels_dir, "train")
     classes = 2 if stage == 1 else len(STAGE2_CLASSES)
     net = ResidualUNet3D(widths=(8, 16, 32, 48)) if stage == 1 else ResNetASPP3D()
+    if init_from is not None and not (resume or export_only):
+        warm_start(net, init_from, kindred)
     cases = validation_cases(labels_dir, stage)
-    optimiser = torch.optim.AdamW(net.parameters(), lr=lr, weight_decay=1e-4)
+    # The output layer may learn faster (``head_lr_factor``): a class added to a trained network moves
+    # its own row only a step of the learning rate at a time, and AdamW's steps do not grow with the
+    # gradient, so at the body's rate it catches up over thousands of steps.
+    head = [p for name, p in net.named_parameters() if name.startswith("head.")]
+    body = [p for name, p in net.named_parameters() if not name.startswith("head.")]
+    optimiser = torch.optim.AdamW([{"params": body, "lr": lr, "factor": 1.0},
+                                   {"params": head, "lr": lr * head_lr_factor, "factor": head_lr_factor}],
+                                  weight_decay=1e-4)
     # The schedule runs over an estimated step count, refined after the first validation.
     run = resume_run(out_dir, net, optimiser, None) if resume or export_only else RunState()
     if export_only:  # ship the best so far of a run that is still going (its checkpoint holds the log)
@@ -111,7 +155,7 @@ def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float
     while not export_only and time.time() - started < budget:
         fraction = min((time.time() - started) / budget, 1.0)
         for group in optimiser.param_groups:
-            group["lr"] = lr * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * fraction)))
+            group["lr"] = group["factor"] * lr * (0.02 + 0.98 * 0.5 * (1 + np.cos(np.pi * fraction)))
         samples = []
         for _ in range(batch_size if stage == 2 else 1):
             name, labels = maps[rng.integers(len(maps))]
@@ -139,6 +183,8 @@ def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float
     summary = {"stage": stage, "files": files, "best_step": best_entry["step"], "validation_dice": best_entry["dice"],
                "classes": list(STAGE2_CLASSES) if stage == 2 else ["background", "cartilage region"],
                "train_maps": len(maps), "log": log}
+    if init_from is not None:  # a continued run: its minutes add to the earlier run's
+        summary["started_from"] = {"weights": init_from.as_posix(), "kindred_classes": kindred or {}}
     (out_dir / "training.json").write_text(json.dumps(summary, indent=2))
     return summary
 
@@ -153,9 +199,17 @@ def main(argv=None) -> int:
     parser.add_argument("--validate-every", type=int, default=100)
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--export-only", action="store_true", help="export the best weights so far and stop")
+    parser.add_argument("--init-from", type=Path, default=None,
+                        help="an earlier run's best.pt to start from (a class added since starts fresh)")
+    parser.add_argument("--kindred", default="",
+                        help="with --init-from: NEW=OLD,... a class that starts as a copy of another (e.g. 8=6: fibula from tibia)")
+    parser.add_argument("--head-lr-factor", type=float, default=1.0,
+                        help="the output layer's learning rate over the rest's (e.g. 10 when a class was added)")
     args = parser.parse_args(argv)
+    kindred = {int(new): int(old) for new, old in (pair.split("=") for pair in args.kindred.split(",") if pair)}
     summary = train(args.stage, args.labels, args.out_dir, args.minutes, args.lr, validate_every=args.validate_every,
-                    resume=args.resume, export_only=args.export_only)
+                    resume=args.resume, export_only=args.export_only, init_from=args.init_from,
+                    kindred=kindred, head_lr_factor=args.head_lr_factor)
     print(json.dumps({k: v for k, v in summary.items() if k != "log"}, indent=2))
     return 0
 

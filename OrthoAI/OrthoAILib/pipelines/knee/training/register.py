@@ -23,7 +23,7 @@ TRAINING_DATA = ("{maps} label maps: {generated} procedural knees (OrthoAILib.ph
 
 def register(stage1_dir: Path, stage2_dir: Path, models_dir: Path, registry: Path) -> None:
     from ....runtime.export import reference_path
-    from ....runtime.registry import write_registry_entry
+    from ....runtime.registry import next_version, write_registry_entry
     from ..pipeline import PLATES_MODEL_ID, REGION_MODEL_ID
     from ..preprocess import FINE_SPACING_MM, STAGE1_FACTOR
     from .networks import MODEL_FILES
@@ -51,8 +51,10 @@ def register(stage1_dir: Path, stage2_dir: Path, models_dir: Path, registry: Pat
                                  + ("whole knee on the 2.8 mm grid" if stage == 1 else "the cartilage crop on the 0.7 mm grid"),
                    "best_step": summary["best_step"],
                    "training_minutes_2core_cpu": round(summary["log"][-1]["seconds"] / 60, 1)}
+        if "started_from" in summary:
+            metrics["started_from"] = summary["started_from"]
         write_registry_entry(registry, {
-            "id": model_id, "version": "1.0.0", "task": "segmentation", "file": MODEL_FILES[stage], **summary["files"],
+            "id": model_id, "version": next_version(registry, model_id, summary["files"]["sha256"]), "task": "segmentation", "file": MODEL_FILES[stage], **summary["files"],
             "input": {"dims": 3, "channels": 1, "units": "normalised MR intensity", "array_order": "channels-first, KJI spatial",
                       "spacing_mm": [spacing] * 3, "preprocessing": preprocessing},
             "labels": task_labels, "architecture": architecture,
