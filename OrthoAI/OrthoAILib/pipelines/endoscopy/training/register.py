@@ -1,7 +1,7 @@
 """Ship the trained endoscopy models: copy them into the models folder and write their entries.
 
-    python -m OrthoAILib.pipelines.endoscopy.training.register --depth out/endo/depth --segmenter out/endo/seg2 \\
-        --ablation out/endo/seg-nodepth --same-budget out/endo/seg
+    python -m OrthoAILib.pipelines.endoscopy.training.register --depth out/endo/depth --segmenter out/endo/seg3 \\
+        --ablation out/endo/seg-nodepth --same-budget out/endo/seg --between out/endo/seg2
 
 Reads each training folder's ``training.json``, copies the TorchScript file and its reference
 outputs, runs the SimCol3D check on the depth network and writes the registry entries (model cards).
@@ -31,12 +31,17 @@ def _copy(training_dir: Path, models_dir: Path, file_name: str) -> dict:
 
 
 def register(depth_dir: Path, segmenter_dir: Path, ablation_dir: Path, models_dir: Path, registry: Path,
-             same_budget_dir: Path | None = None) -> None:
+             same_budget_dir: Path | None = None, between_dirs: tuple[Path, ...] = ()) -> None:
     """``same_budget_dir``: when the shipped segmenter trained longer than the ablation (a run continued
-    with ``--init``), the depth-guided run of the ablation's budget, so the comparison stays fair."""
+    with ``--init``), the depth-guided run of the ablation's budget, so the comparison stays fair;
+    ``between_dirs``: the runs continued between that one and the shipped one (their epochs count).
+
+    The frame-level figures of the ablation's networks (``metrics.validation_frames``, measured by
+    ``benchmark``) and the notes on the lesion rules are kept from the entry being replaced; the
+    shipped segmenter's own figures are left out until ``benchmark --update-registry`` measures them."""
     import torch
 
-    from ....runtime.registry import write_registry_entry
+    from ....runtime.registry import next_version, write_registry_entry
     from ..pipeline import DEPTH_ID, SEGMENTER_ID
     from ..preprocess import DEPTH_SIZE, SEG_SIZE
     from .depth import MODEL_FILE as DEPTH_FILE
@@ -47,11 +52,13 @@ def register(depth_dir: Path, segmenter_dir: Path, ablation_dir: Path, models_di
     seg = _copy(segmenter_dir, models_dir, SEG_FILE)
     ablation = json.loads((ablation_dir / "training.json").read_text())
     same_budget = json.loads((same_budget_dir / "training.json").read_text()) if same_budget_dir else seg
-    epochs = {"shipped": len(seg["log"]) + (len(same_budget["log"]) if same_budget_dir else 0),
+    between = [json.loads((folder / "training.json").read_text()) for folder in between_dirs]
+    epochs = {"shipped": len(seg["log"]) + sum(len(run["log"]) for run in between)
+              + (len(same_budget["log"]) if same_budget_dir else 0),
               "ablation_pair_each": len(ablation["log"])}
     simcol_figures = simcol(torch.jit.load(str(models_dir / DEPTH_FILE)).eval())
     write_registry_entry(registry, {
-        "id": DEPTH_ID, "version": "1.0.0", "task": "depth", "file": DEPTH_FILE, **depth["files"],
+        "id": DEPTH_ID, "version": next_version(registry, DEPTH_ID, depth["files"]["sha256"]), "task": "depth", "file": DEPTH_FILE, **depth["files"],
         "input": {"dims": 2, "channels": 3, "units": "RGB 0-1, (value - 0.5) / 0.25", "patch_size": [DEPTH_SIZE, DEPTH_SIZE],
                   "preprocessing": "OrthoAILib.pipelines.endoscopy.preprocess (field of view crop, resize)"},
         "labels": {"0": "depth along the optical axis, cm (monocular: relative scale)"},
@@ -66,8 +73,13 @@ def register(depth_dir: Path, segmenter_dir: Path, ablation_dir: Path, models_di
                     "rendered_validation_frames": depth["validation_renderings"], "simcol3d": simcol_figures},
         "intended_use": "Research: relative depth of colonoscopy frames to guide lesion segmentation. " + NOT_CLINICAL,
     })
+    earlier = next((m for m in json.loads(registry.read_text(encoding="utf-8"))["models"] if m["id"] == SEGMENTER_ID),
+                   {}) if registry.exists() else {}
+    kept = {key: value for key, value in earlier.get("metrics", {}).items() if key in ("validation_frames", "lesion_rules")}
+    kept.get("validation_frames", {}).pop("depth_guided", None)  # the shipped network's own: measured anew
     write_registry_entry(registry, {
-        "id": SEGMENTER_ID, "version": "1.0.0", "task": "segmentation", "file": SEG_FILE, **seg["files"],
+        "id": SEGMENTER_ID, "version": next_version(registry, SEGMENTER_ID, seg["files"]["sha256"]), "task": "segmentation",
+        "file": SEG_FILE, **seg["files"],
         "input": {"dims": 2, "channels": 3, "units": "RGB 0-1, (value - 0.5) / 0.25; and the depth network's output (cm)",
                   "patch_size": [SEG_SIZE, SEG_SIZE],
                   "preprocessing": "OrthoAILib.pipelines.endoscopy.preprocess (field of view crop, resize)"},
@@ -85,7 +97,7 @@ def register(depth_dir: Path, segmenter_dir: Path, ablation_dir: Path, models_di
                                      "(training/segmentation.py --no-depth), each trained for the same epochs; "
                                      + ("the shipped segmenter then continued from the depth-guided weights "
                                         "(--init). " if same_budget_dir else "")
-                                     + "Frame-level figures under validation_frames"},
+                                     + "Frame-level figures under validation_frames", **kept},
         "intended_use": "Research on polyp segmentation in colonoscopy frames. " + NOT_CLINICAL,
     })
 
@@ -99,11 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--ablation", type=Path, required=True)
     parser.add_argument("--same-budget", type=Path, default=None,
                         help="the depth-guided run with the ablation's budget, when --segmenter trained longer")
+    parser.add_argument("--between", type=Path, nargs="*", default=(),
+                        help="runs continued (--init) between --same-budget and --segmenter, in order")
     parser.add_argument("--models-dir", type=Path, default=None)
     args = parser.parse_args(argv)
     models_dir = args.models_dir or shipped_models_dir()
     register(args.depth, args.segmenter, args.ablation, models_dir,
-             models_dir / "Models.json" if args.models_dir else default_registry_path(), args.same_budget)
+             models_dir / "Models.json" if args.models_dir else default_registry_path(), args.same_budget,
+             tuple(args.between))
     return 0
 
 
