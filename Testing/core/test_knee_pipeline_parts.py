@@ -211,3 +211,16 @@ def test_the_benchmark_tells_swapped_tibial_plates():
     assert tibial_sides_right(swapped, truth) is False
     one_side = np.where(truth == 3, 0, truth).astype(np.uint8)
     assert tibial_sides_right(one_side, truth) is None
+
+
+def test_a_class_not_learnt_is_cut_from_the_output_layer_and_the_rest_answer_as_before():
+    from OrthoAILib.pipelines.knee.training.networks import keep_first_classes
+
+    net = ResNetASPP3D(widths=(4, 8, 8, 8), classes=9, aspp_channels=8).eval()
+    x = torch.randn(1, 1, 16, 16, 16)
+    with torch.no_grad():
+        before = net(x)
+        net.head = keep_first_classes(net.head, 8)
+        after = net(x)
+    assert after.shape[1] == 8
+    torch.testing.assert_close(after, before[:, :8])

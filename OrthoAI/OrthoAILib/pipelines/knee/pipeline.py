@@ -5,7 +5,8 @@
 2. Stage 1 (residual U-Net): the cartilage region; 3-D connected components of it, those under
    ``min_region_mm3`` removed, the rest joined into one box, widened by ``margin_mm``.
 3. Stage 2 (3-D ResNet + ASPP): the box on the fine canonical grid (0.7 mm), bias-corrected with the
-   coarse field, denoised, normalised; background, four plates and four bones per voxel. Pieces of
+   coarse field, denoised, normalised; background, four plates and the bones per voxel (femur, tibia,
+   patella, and the fibula where the network has that class). Pieces of
    a plate more than 6 mm from its bone are dropped (``cartilage_on_bone``), and the two tibial plates
    get one side of the knee each (``tibial_sides``: the side of the fibula where the network finds
    it, else the network where it is confident, else the thicker plate is the lateral one).

@@ -10,7 +10,8 @@ the foreground classes present in the batch (equal weights). AdamW with a cosine
 time budget; validated on the held-out knees (disjoint seeds) by Dice per class; the best is
 exported as TorchScript with reference outputs, checkpoints every validation (``--resume``).
 ``--init-from`` starts from an earlier run's weights (``warm_start``: a class added since starts fresh,
-or as a copy of a kindred class with ``--kindred``).
+or as a copy of a kindred class with ``--kindred``); ``--export-classes N`` ships only the first N
+classes when one was trained but not learnt (its validation Dice goes into the summary).
 """
 
 from __future__ import annotations
@@ -116,9 +117,22 @@ def warm_start(net, weights: Path, kindred: dict[int, int] | None = None) -> lis
     return partial
 
 
+def keep_first_classes(head, count: int):
+    """The output layer cut to its first ``count`` classes: a class the run did not learn well enough
+    is left out of the exported file rather than shipped as noise (the others keep their weights)."""
+    import torch
+
+    cut = torch.nn.Conv3d(head.in_channels, count, 1)
+    with torch.no_grad():
+        cut.weight.copy_(head.weight[:count])
+        cut.bias.copy_(head.bias[:count])
+    return cut
+
+
 def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float = 2e-3, batch_size: int = 2,
           validate_every: int = 100, resume: bool = False, seed: int = 0, export_only: bool = False,
-          init_from: Path | None = None, kindred: dict[int, int] | None = None, head_lr_factor: float = 1.0) -> dict:
+          init_from: Path | None = None, kindred: dict[int, int] | None = None, head_lr_factor: float = 1.0,
+          export_classes: int | None = None) -> dict:
     import torch
 
     from ....nets.knee_cartilage import STAGE2_CLASSES, ResidualUNet3D, ResNetASPP3D
@@ -177,12 +191,18 @@ def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float
             best = record(out_dir, net, optimiser, None, step, log, entry, mean, best)
             losses = []
     net.load_state_dict(torch.load(out_dir / "best.pt"))
+    classes_shipped = list(STAGE2_CLASSES) if stage == 2 else ["background", "cartilage region"]
+    if export_classes is not None and export_classes < len(classes_shipped):
+        net.head = keep_first_classes(net.head, export_classes)
+        classes_shipped = classes_shipped[:export_classes]
     example = torch.from_numpy(np.ascontiguousarray(cases[0][0][None, :, :32, :32, :32]))  # small: the reference file ships
     files = export_torchscript(net.eval(), out_dir / MODEL_FILES[stage], {"forward": [example]}, atol=2e-3, rtol=2e-3)
     best_entry = max(log, key=lambda e: np.mean(e["dice"][:4] if stage == 2 else e["dice"]))
     summary = {"stage": stage, "files": files, "best_step": best_entry["step"], "validation_dice": best_entry["dice"],
-               "classes": list(STAGE2_CLASSES) if stage == 2 else ["background", "cartilage region"],
-               "train_maps": len(maps), "log": log}
+               "classes": classes_shipped, "train_maps": len(maps), "log": log}
+    if len(classes_shipped) < classes:  # trained, not learnt well enough to ship: its validation Dice says how far
+        summary["classes_not_shipped"] = {name: best_entry["dice"][index - 1]
+                                          for index, name in enumerate(STAGE2_CLASSES) if index >= len(classes_shipped)}
     if init_from is not None:  # a continued run: its minutes add to the earlier run's
         summary["started_from"] = {"weights": init_from.as_posix(), "kindred_classes": kindred or {}}
     (out_dir / "training.json").write_text(json.dumps(summary, indent=2))
@@ -205,11 +225,13 @@ def main(argv=None) -> int:
                         help="with --init-from: NEW=OLD,... a class that starts as a copy of another (e.g. 8=6: fibula from tibia)")
     parser.add_argument("--head-lr-factor", type=float, default=1.0,
                         help="the output layer's learning rate over the rest's (e.g. 10 when a class was added)")
+    parser.add_argument("--export-classes", type=int, default=None,
+                        help="export only the first N classes (one trained but not learnt is left out)")
     args = parser.parse_args(argv)
     kindred = {int(new): int(old) for new, old in (pair.split("=") for pair in args.kindred.split(",") if pair)}
     summary = train(args.stage, args.labels, args.out_dir, args.minutes, args.lr, validate_every=args.validate_every,
                     resume=args.resume, export_only=args.export_only, init_from=args.init_from,
-                    kindred=kindred, head_lr_factor=args.head_lr_factor)
+                    kindred=kindred, head_lr_factor=args.head_lr_factor, export_classes=args.export_classes)
     print(json.dumps({k: v for k, v in summary.items() if k != "log"}, indent=2))
     return 0
 

@@ -51,8 +51,9 @@ def register(stage1_dir: Path, stage2_dir: Path, models_dir: Path, registry: Pat
                                  + ("whole knee on the 2.8 mm grid" if stage == 1 else "the cartilage crop on the 0.7 mm grid"),
                    "best_step": summary["best_step"],
                    "training_minutes_2core_cpu": round(summary["log"][-1]["seconds"] / 60, 1)}
-        if "started_from" in summary:
-            metrics["started_from"] = summary["started_from"]
+        for key in ("started_from", "classes_not_shipped"):
+            if key in summary:
+                metrics[key] = summary[key]
         write_registry_entry(registry, {
             "id": model_id, "version": next_version(registry, model_id, summary["files"]["sha256"]), "task": "segmentation", "file": MODEL_FILES[stage], **summary["files"],
             "input": {"dims": 3, "channels": 1, "units": "normalised MR intensity", "array_order": "channels-first, KJI spatial",
