@@ -22,6 +22,7 @@ from ...geometry import ImageGeometry
 from ...image import Image
 from ...runtime.progress import CancelToken, ProgressCallback, report
 from ..base import geometry_json, joined
+from ..masks import largest_component
 from .biometry import SHAPE_CLASSES, Biometry, GrowthAssessment, biometry, growth_assessment, shape_class
 from .calibration import EDGE_OFFSET_PX
 from .ellipse import Ellipse, fit_ellipse, mask_boundary
@@ -143,14 +144,6 @@ class FetalResult:
                  "warnings": joined(self.warnings)}]
 
 
-def _largest_component(mask: np.ndarray) -> np.ndarray:
-    labels, count = ndimage.label(mask)
-    if count <= 1:
-        return mask
-    sizes = ndimage.sum(mask, labels, range(1, count + 1))
-    return labels == (int(np.argmax(sizes)) + 1)
-
-
 def pixel_size_of(image: Image) -> Optional[tuple[float, float]]:
     """(x, y) pixel size in mm, or None when the still carries none (a PNG without ``--pixel-size``)."""
     if not image.origin.spacing_calibrated:
@@ -200,7 +193,7 @@ class FetalHeadPipeline:
         """``(ellipse of the segmented region in image pixels, presence scores)``."""
         from .preprocess import NET_SHAPE
 
-        region = _largest_component(logits > 0)
+        region = largest_component(logits > 0)
         valid_pixels = (image_shape[0] * box.scale) * (image_shape[1] * box.scale)
         if not region.any():
             return None, PresenceScores(0.0, 0.0, 0.0, False)
@@ -234,7 +227,7 @@ class FetalHeadPipeline:
         to_network = np.linalg.inv(letterbox_matrix(box))
         sampled = ndimage.affine_transform(logits, to_network[:2, :2], offset=to_network[:2, 2], output_shape=image_shape,
                                            order=1, mode="nearest")
-        return _largest_component(sampled > 0)
+        return largest_component(sampled > 0)
 
     def classify(self, plane: np.ndarray, ellipse: Ellipse):
         """``(class, probabilities, Grad-CAM on the still's grid)``."""

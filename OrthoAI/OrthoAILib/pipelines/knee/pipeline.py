@@ -30,6 +30,7 @@ from ...geometry import ImageGeometry
 from ...image import Image
 from ...runtime.progress import CancelToken, ProgressCallback, report
 from ..base import STATUS_OK, geometry_json
+from ..masks import largest_component
 from .biomarkers import KneeBiomarkers, measure_labelmap
 from .grid import check_knee_grid
 from .plates import DEFAULT_LABELS
@@ -96,15 +97,6 @@ def _largest_components(mask: np.ndarray, min_voxels: int) -> np.ndarray:
     keep = np.flatnonzero(sizes >= min_voxels)
     keep = keep[keep > 0]
     return np.isin(labelled, keep)
-
-
-def _largest_piece(mask: np.ndarray) -> np.ndarray:
-    from scipy import ndimage
-
-    labelled, count = ndimage.label(mask, structure=np.ones((3, 3, 3)))
-    if count == 0:
-        return mask
-    return labelled == 1 + int(np.argmax(np.bincount(labelled.ravel())[1:]))
 
 
 PLATE_BONES = ((1, 5), (2, 6), (3, 6), (4, 7))  # plate class -> the bone class it lies on (stage 2)
@@ -176,7 +168,7 @@ def tibial_sides(probabilities: np.ndarray) -> np.ndarray:
         return probabilities
     margin = probabilities[2][tibial] - probabilities[3][tibial]
     difference = margin[~side].mean() - margin[side].mean()  # > 0: group 0 looks more medial
-    fibula = _largest_piece(labels == FIBULA) if probabilities.shape[0] > FIBULA else None
+    fibula = largest_component(labels == FIBULA, np.ones((3, 3, 3))) if probabilities.shape[0] > FIBULA else None
     if fibula is not None and fibula.sum() >= MIN_FIBULA_VOXELS:
         across = np.nonzero(fibula)[0].mean()
         medial_group = 0 if abs(centres[0] - across) > abs(centres[1] - across) else 1

@@ -6,7 +6,8 @@
   checkpoint), on the OAI DESS grid (384×384×160, 0.365×0.365×0.7 mm), each with an MR image
   synthesised from it, written as NIfTI and run through ``orthoai knee`` in a child process. Per
   plate: Dice, and the mean-thickness error (the same thickness method on the predicted and the true
-  plate); whether the two tibial plates were put on their own sides of the knee. The pipeline's seconds per knee and the command's peak resident memory.
+  plate); whether the two tibial plates were put on their own sides of the knee. The pipeline's
+  seconds per knee and the command's peak resident memory.
 * The real multi-echo T2 series (pymskt), when ``../shared/data`` is there: read, segmented, measured
   (no labels exist for it: what it gives is reported, not scored).
 """

@@ -83,8 +83,8 @@ def stage2_sample(labels: np.ndarray, rng: np.random.Generator, size: int = 48, 
 
     plates = [value for value in (1, 2, 3, 4) if (labels == value).any()]
     chance = rng.random()
-    fibula_voxels = np.flatnonzero(labels == 8)
-    if chance < 0.25 and fibula_voxels.size:
+    fibula_voxels = np.flatnonzero(labels == 8) if chance < 0.25 else np.empty(0, int)  # the scan only when used
+    if fibula_voxels.size:
         fibula = np.array(np.unravel_index(fibula_voxels, labels.shape))
         head = fibula[:, fibula[1] <= np.percentile(fibula[1], 30)]  # its top (rows run inferior)
         centre = head[:, rng.integers(head.shape[1])].astype(float) + rng.normal(0, 6, 3)
