@@ -117,7 +117,7 @@ def test_the_real_multi_echo_series_is_combined_and_a_missing_slice_refused():
 
 
 def test_the_tibial_plates_get_one_side_each():
-    from OrthoAILib.pipelines.knee.pipeline import tibial_sides
+    from OrthoAILib.pipelines.knee.sides import tibial_sides
 
     probabilities = np.zeros((8, 80, 20, 20), np.float32)
     probabilities[0] = 1.0
@@ -126,18 +126,57 @@ def test_the_tibial_plates_get_one_side_each():
         probabilities[0][block] = 0.0
         probabilities[3][block] = 0.55 - medial_bias / 2
         probabilities[2][block] = 0.45 + medial_bias / 2
-    labels = tibial_sides(probabilities).argmax(0)
+    sorted_out, rule = tibial_sides(probabilities)
+    labels = sorted_out.argmax(0)
+    assert rule == "stage 2"
     assert (labels[10:25, 5:8, 5:15] == 2).all()  # the more medial-looking group becomes medial
     assert (labels[55:70, 5:8, 5:15] == 3).all()
     assert (labels == 0).sum() == labels.size - 2 * 15 * 3 * 10
+    # Where the coarse bone network found the fibula (clearly to one side) outvotes stage 2's leaning;
+    # a fibula near the middle between the plates says nothing.
+    sorted_out, rule = tibial_sides(probabilities, fibula_k=12.0)
+    assert rule == "fibula"
+    assert (sorted_out.argmax(0)[10:25, 5:8, 5:15] == 3).all() and (sorted_out.argmax(0)[55:70, 5:8, 5:15] == 2).all()
+    assert tibial_sides(probabilities, fibula_k=75.0)[0].argmax(0)[55, 6, 6] == 3
+    assert tibial_sides(probabilities, fibula_k=45.0)[1] == "stage 2"
     one_plate = np.zeros_like(probabilities)
     one_plate[0] = 1.0
     one_plate[0, 10:25, 5:8, 5:15], one_plate[3, 10:25, 5:8, 5:15] = 0.0, 1.0
-    np.testing.assert_array_equal(tibial_sides(one_plate), one_plate)
+    unsorted, rule = tibial_sides(one_plate, fibula_k=70.0)
+    np.testing.assert_array_equal(unsorted, one_plate)
+    assert rule is None
+
+
+def test_the_fibula_is_the_largest_piece_the_coarse_bone_network_finds():
+    from OrthoAILib.pipelines.knee.sides import MIN_COARSE_FIBULA_MM3, fibula_position
+
+    bones = np.zeros((3, 30, 20, 20), np.float32)
+    bones[0] = 1.0
+    bones[2][20:26, 10:16, 5:11], bones[0][20:26, 10:16, 5:11] = 1.0, 0.0  # 216 voxels
+    bones[2][2:4, 2:4, 2:4], bones[0][2:4, 2:4, 2:4] = 1.0, 0.0  # a speck elsewhere
+    voxel = 2.8 ** 3
+    assert 216 * voxel >= MIN_COARSE_FIBULA_MM3 > 8 * voxel
+    np.testing.assert_allclose(fibula_position(bones, voxel), (22.5, 12.5, 7.5))
+    assert fibula_position(bones, voxel_mm3=1.0) is None  # too small a bone to be the fibula
+
+
+def test_coarse_bone_samples_have_the_tibia_and_fibula_where_the_labels_do():
+    from OrthoAILib.pipelines.knee.training.data import coarse_bones_sample
+
+    labels = np.zeros((40, 32, 32), np.uint8)
+    labels[4:36, 4:28, 4:20] = 6  # tibia
+    labels[28:36, 20:28, 22:30] = 8  # fibula, at high K
+    sides = set()
+    for seed in range(6):
+        image, target = coarse_bones_sample(labels, np.random.default_rng(seed))
+        assert image.shape == (1, 16, 8, 8) and target.shape == (16, 8, 8) and image.dtype == np.float32
+        assert set(np.unique(target)) == {0, 1, 2}
+        sides.add(bool(np.argwhere(target == 2)[:, 0].mean() > 5))  # mirrored across K or not
+    assert sides == {True, False}
 
 
 def test_the_tibial_plate_nearer_the_fibula_is_lateral_whatever_else_says():
-    from OrthoAILib.pipelines.knee.pipeline import MIN_FIBULA_VOXELS, tibial_sides
+    from OrthoAILib.pipelines.knee.sides import MIN_FIBULA_VOXELS, tibial_sides
 
     probabilities = np.zeros((9, 80, 30, 20), np.float32)
     probabilities[0] = 1.0
@@ -150,11 +189,13 @@ def test_the_tibial_plate_nearer_the_fibula_is_lateral_whatever_else_says():
     probabilities[0][head], probabilities[8][head] = 0.0, 1.0
     probabilities[0][60:62, 20:22, 5:7], probabilities[8][60:62, 20:22, 5:7] = 0.0, 1.0
     assert 12 * 10 * 10 >= MIN_FIBULA_VOXELS
-    labels = tibial_sides(probabilities).argmax(0)
+    sorted_out, rule = tibial_sides(probabilities, fibula_k=65.0)  # ...and so does a coarse "fibula" there
+    labels = sorted_out.argmax(0)
+    assert rule == "fibula"
     assert (labels[10:25, 5:8, 5:15] == 3).all() and (labels[55:70, 5:11, 5:15] == 2).all()
-    # Too little of a fibula found: the next rule (here the network's confidence) decides.
+    # Too little of a fibula found: the next rule (here stage 2's confidence) decides.
     probabilities[8][head], probabilities[0][head] = 0.0, 1.0
-    labels = tibial_sides(probabilities).argmax(0)
+    labels = tibial_sides(probabilities)[0].argmax(0)
     assert (labels[10:25, 5:8, 5:15] == 2).all() and (labels[55:70, 5:11, 5:15] == 3).all()
 
 
@@ -190,14 +231,16 @@ def test_cartilage_far_from_its_bone_is_dropped():
 
 
 def test_when_the_network_cannot_tell_the_thicker_tibial_plate_is_lateral():
-    from OrthoAILib.pipelines.knee.pipeline import tibial_sides
+    from OrthoAILib.pipelines.knee.sides import WEAK_RULES, tibial_sides
 
     probabilities = np.zeros((8, 80, 30, 20), np.float32)
     probabilities[0] = 1.0
     for k0, rows in ((10, slice(5, 8)), (55, slice(5, 11))):  # 3 voxels thick, then 6 voxels thick
         block = (slice(k0, k0 + 15), rows, slice(5, 15))
         probabilities[0][block], probabilities[2][block], probabilities[3][block] = 0.0, 0.49, 0.51
-    labels = tibial_sides(probabilities).argmax(0)
+    sorted_out, rule = tibial_sides(probabilities)  # no fibula found
+    labels = sorted_out.argmax(0)
+    assert rule == "thicker plate" and rule in WEAK_RULES  # the pipeline warns
     assert (labels[10:25, 5:8, 5:15] == 2).all() and (labels[55:70, 5:11, 5:15] == 3).all()
 
 

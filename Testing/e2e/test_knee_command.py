@@ -50,6 +50,11 @@ def test_a_knee_mr_gives_plates_on_its_own_grid_and_biomarkers(segmented):
     truth = knee.labelmap == 1
     dice = 2 * (femoral & truth).sum() / (femoral.sum() + truth.sum())
     assert dice > 0.5, dice  # the shipped network's figure on test knees is in its registry entry
+    # The tibial plates on their own sides, told by the fibula the coarse bone network found.
+    assert document["tibial_sides"]["decided_by"] == "fibula" and len(document["tibial_sides"]["fibula_ras_mm"]) == 3
+    own = sum(((predicted == v) & (knee.labelmap == v)).sum() for v in (2, 3))
+    swapped = sum(((predicted == v) & (knee.labelmap == 5 - v)).sum() for v in (2, 3))
+    assert own > 5 * swapped, (own, swapped)
     with open(out / "knee.csv", newline="", encoding="utf-8") as stream:
         rows = list(csv.DictReader(stream))
     assert rows and rows[0]["plate"] == "femoral"

@@ -56,9 +56,10 @@ def segment_and_measure(image: Image, pipeline: Optional[KneeCartilagePipeline] 
     labels = Image(result.labelmap, image.geometry, ImageOrigin(image.origin.name))
     biomarkers, document = measure_image(labels, DEFAULT_LABELS, reference, baseline,
                                          progress=scaled(progress, 0.7, 1.0), cancel=cancel, what="volume")
+    segmentation = result.to_json()
     document.update({"status": result.status, "message": result.message, "reading": list(notes),
                      "timings_s": result.timings_s,
-                     "cartilage_region_ras_mm": result.to_json().get("cartilage_region_ras_mm"),
+                     **{key: segmentation.get(key) for key in ("cartilage_region_ras_mm", "tibial_sides")},
                      "warnings": list(dict.fromkeys(list(result.warnings) + document["warnings"]))})
     return result, biomarkers, document
 

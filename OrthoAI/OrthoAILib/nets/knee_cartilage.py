@@ -1,8 +1,9 @@
-"""The two networks of the knee cartilage pipeline.
+"""The networks of the knee cartilage pipeline.
 
 * :class:`ResidualUNet3D` (stage 1, coarse): a 3-D U-Net whose encoder and decoder stages are residual
   blocks (two 3×3×3 convolutions with instance normalisation and LeakyReLU, plus a 1×1×1 shortcut
-  where the width changes). It finds the cartilage region on a 2 mm grid.
+  where the width changes). It finds the cartilage region on a 2.8 mm grid; the same network with three
+  classes finds the tibia and the fibula there (the bone that says which side of the knee is lateral).
 * :class:`ResNetASPP3D` (stage 2, fine): a MedicalNet-style 3-D ResNet encoder (basic residual blocks,
   as MedicalNet's ResNet-10/18; the deeper stages dilated instead of strided, as MedicalNet does for
   segmentation) and an ASPP decoder (parallel atrous convolutions and a global-context branch, joined
@@ -22,6 +23,7 @@ from torch import nn
 
 STAGE2_CLASSES = ("background", "femoral cartilage", "medial tibial cartilage", "lateral tibial cartilage",
                   "patellar cartilage", "femur", "tibia", "patella", "fibula")
+COARSE_BONE_CLASSES = ("background", "tibia", "fibula")
 
 
 def upsample_trilinear(x: torch.Tensor, size: List[int]) -> torch.Tensor:

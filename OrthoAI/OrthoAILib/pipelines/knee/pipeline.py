@@ -3,13 +3,14 @@
 1. Preprocessing: the whole volume onto the coarse canonical grid (2.8 mm), N4 bias field there,
    intensity normalisation.
 2. Stage 1 (residual U-Net): the cartilage region; 3-D connected components of it, those under
-   ``min_region_mm3`` removed, the rest joined into one box, widened by ``margin_mm``.
+   ``min_region_mm3`` removed, the rest joined into one box, widened by ``margin_mm``. On the same
+   grid, the coarse bone network (the same U-Net) finds the tibia and the fibula.
 3. Stage 2 (3-D ResNet + ASPP): the box on the fine canonical grid (0.7 mm), bias-corrected with the
    coarse field, denoised, normalised; background, four plates and the bones per voxel (femur, tibia,
-   patella, and the fibula where the network has that class). Pieces of
-   a plate more than 6 mm from its bone are dropped (``cartilage_on_bone``), and the two tibial plates
-   get one side of the knee each (``tibial_sides``: the side of the fibula where the network finds
-   it, else the network where it is confident, else the thicker plate is the lateral one).
+   patella, and the fibula where the network has that class). Pieces of a plate more than 6 mm from
+   its bone are dropped (``cartilage_on_bone``), and the two tibial plates get one side of the knee
+   each (``sides.tibial_sides``: chiefly by the fibula, which stands lateral; the coarse bone network
+   finds it on the whole knee at step 2).
 4. The class probabilities sampled back onto the input's own grid (trilinear, through patient space)
    and the most probable class kept; plate islands under ``min_island_mm3`` dropped. Labels: 1 femoral,
    2 medial tibial, 3 lateral tibial, 4 patellar cartilage.
@@ -36,9 +37,11 @@ from .grid import check_knee_grid
 from .plates import DEFAULT_LABELS
 from .preprocess import (FINE_SPACING_MM, STAGE1_FACTOR, antialiased_crop, canonical_grid, corners_ras, denoise,
                          n4_log_bias, resample, resample_to_canonical)
+from .sides import RULE_WORDS, WEAK_RULES, fibula_position, tibial_sides
 
 REGION_MODEL_ID = "knee-cartilage-region"
 PLATES_MODEL_ID = "knee-cartilage-plates"
+FIBULA_MODEL_ID = "knee-fibula"
 STATUS_NO_CARTILAGE = "no_cartilage"
 STATUS_NOT_MR = "not_mr"
 MIN_CARTILAGE_MM3 = 1500.0  # an adult knee has ~10 000 mm³ of femoral cartilage alone
@@ -62,12 +65,16 @@ class KneeResult:
     warnings: tuple[str, ...] = ()
     region_box_ras: Optional[tuple] = None
     timings_s: dict = field(default_factory=dict, compare=False)
+    tibial_sides: dict = field(default_factory=dict)  # which rule put the tibial plates on their sides
+
 
     def to_json(self) -> dict:
         out = {"status": self.status, "message": self.message, "geometry": geometry_json(self.geometry),
                "labels": {"1": "femoral cartilage", "2": "medial tibial cartilage", "3": "lateral tibial cartilage",
                           "4": "patellar cartilage"},
                "warnings": list(self.warnings), "timings_s": self.timings_s}
+        if self.tibial_sides:
+            out["tibial_sides"] = self.tibial_sides
         if self.region_box_ras is not None:
             out["cartilage_region_ras_mm"] = [[round(v, 1) for v in corner] for corner in self.region_box_ras]
         if self.biomarkers is not None:
@@ -132,62 +139,6 @@ def cartilage_on_bone(probabilities: np.ndarray, spacing_mm: float = FINE_SPACIN
     return out
 
 
-FIBULA = 8  # stage 2's class of the fibula
-MIN_FIBULA_VOXELS = 200  # 70 mm³ on the 0.7 mm grid; a fibular head in the crop has thousands
-CONFIDENT_SIDE_MARGIN = 0.2  # mean medial-minus-lateral probability difference between the two groups
-
-
-def tibial_sides(probabilities: np.ndarray) -> np.ndarray:
-    """Medial and lateral tibial cartilage made consistent: one plate on each side of the knee.
-
-    The two tibial plates look alike up close (a left knee is a right one mirrored), so the voxels
-    called tibial cartilage (either plate) are split into the two groups they form across the knee
-    (2-means along the canonical grid's slice axis, which runs medial-lateral), and each group is
-    given a side by the first of these that can tell:
-
-    1. the fibula (where the network finds its head: ``MIN_FIBULA_VOXELS`` or more in its largest
-       piece): it stands on the lateral side, so the group nearer it across the knee is lateral;
-    2. the network, where it is confident (its mean medial-minus-lateral probability differs between
-       the groups by ``CONFIDENT_SIDE_MARGIN`` or more);
-    3. the thicker group is the lateral plate, as lateral tibial cartilage is thicker than medial in
-       most knees (Eckstein et al., 2006), and more so where osteoarthritis thins the medial plate."""
-    from scipy import ndimage
-
-    labels = probabilities.argmax(0)
-    tibial = (labels == 2) | (labels == 3)
-    if tibial.sum() < 50:
-        return probabilities
-    k = np.nonzero(tibial)[0].astype(float)
-    centres = np.percentile(k, [25, 75])
-    for _ in range(10):
-        side = np.abs(k - centres[0]) > np.abs(k - centres[1])
-        if side.all() or not side.any():
-            return probabilities
-        centres = np.array([k[~side].mean(), k[side].mean()])
-    if centres[1] - centres[0] < 10:  # one plate only (a few millimetres across): nothing to sort
-        return probabilities
-    margin = probabilities[2][tibial] - probabilities[3][tibial]
-    difference = margin[~side].mean() - margin[side].mean()  # > 0: group 0 looks more medial
-    fibula = largest_component(labels == FIBULA, np.ones((3, 3, 3))) if probabilities.shape[0] > FIBULA else None
-    if fibula is not None and fibula.sum() >= MIN_FIBULA_VOXELS:
-        across = np.nonzero(fibula)[0].mean()
-        medial_group = 0 if abs(centres[0] - across) > abs(centres[1] - across) else 1
-    elif abs(difference) >= CONFIDENT_SIDE_MARGIN:
-        medial_group = 0 if difference > 0 else 1
-    else:  # the thicker plate is lateral: mean depth inside each group (distance to its surface)
-        depth = ndimage.distance_transform_edt(tibial)[tibial]
-        medial_group = 0 if depth[~side].mean() < depth[side].mean() else 1
-    out = probabilities.copy()
-    total = probabilities[2] + probabilities[3]
-    group = np.full(labels.shape, -1)
-    group[tibial] = side.astype(int)
-    for value, keep in ((2, group == medial_group), (3, group == 1 - medial_group)):
-        other = 5 - value
-        out[value][keep] = total[keep]
-        out[other][keep] = 0.0
-    return out
-
-
 class KneeCartilagePipeline:
     """Make once per process (the two models load here), run per volume."""
 
@@ -200,8 +151,10 @@ class KneeCartilagePipeline:
         self.device = device if device is not None else select_device(force_cpu)
         self.region_model = load_model(REGION_MODEL_ID, store=store, device=self.device, download=False)
         self.plates_model = load_model(PLATES_MODEL_ID, store=store, device=self.device, download=False)
+        self.fibula_model = load_model(FIBULA_MODEL_ID, store=store, device=self.device, download=False)
         self.region_net = frozen(self.region_model.module)
         self.plates_net = frozen(self.plates_model.module)
+        self.fibula_net = frozen(self.fibula_model.module)
 
     def _predict(self, net, array: np.ndarray) -> np.ndarray:
         import torch
@@ -243,6 +196,7 @@ class KneeCartilagePipeline:
         if not region.any():
             return refuse(STATUS_NO_CARTILAGE, "no cartilage region found: this does not look like a knee MR "
                                                "(or the knee lies outside the volume)")
+        fibula = fibula_position(self._predict(self.fibula_net, coarse_input), voxel_mm3)
         found = np.argwhere(region)
         corners = coarse_geometry.ijk_to_world(np.array([found.min(0) - 0.5, found.max(0) + 0.5])[:, ::-1])
         low = corners.min(0) - options.margin_mm
@@ -258,7 +212,15 @@ class KneeCartilagePipeline:
         fine = resample(source, source_geometry, fine_shape, fine_geometry)
         bias = resample(log_bias, coarse_geometry, fine_shape, fine_geometry)
         fine_input = normalise_intensities(denoise(fine / np.exp(bias), fine_geometry))
-        probabilities = tibial_sides(cartilage_on_bone(self._predict(self.plates_net, fine_input)))
+        fibula_ras = None if fibula is None else coarse_geometry.ijk_to_world(fibula[::-1])
+        fibula_k = None if fibula_ras is None else float(fine_geometry.world_to_ijk(fibula_ras)[2])
+        probabilities, sides_rule = tibial_sides(cartilage_on_bone(self._predict(self.plates_net, fine_input)),
+                                                 fibula_k, FINE_SPACING_MM)
+        sides = {"decided_by": sides_rule,
+                 "fibula_ras_mm": None if fibula_ras is None else [round(float(v), 1) for v in fibula_ras]}
+        if sides_rule in WEAK_RULES:
+            warnings.append(f"which tibial plate is medial was decided by {RULE_WORDS[sides_rule]} alone (no fibula "
+                            f"found beside the knee): check the medial and lateral labels before using them")
         timings["stage2"] = round(time.perf_counter() - started - sum(timings.values()), 2)
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -280,7 +242,7 @@ class KneeCartilagePipeline:
         report(progress, 1.0, "done")
         return KneeResult(STATUS_OK, image.geometry, labelmap, biomarkers,
                           "cartilage segmented" + (" and measured" if options.measure else ""), tuple(warnings),
-                          (tuple(low), tuple(high)), timings)
+                          (tuple(low), tuple(high)), timings, sides)
 
     def _to_input_grid(self, probabilities: np.ndarray, fine_geometry: ImageGeometry, image: Image,
                        options: KneeOptions) -> np.ndarray:

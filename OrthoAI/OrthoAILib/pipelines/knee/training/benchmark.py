@@ -6,8 +6,9 @@
   checkpoint), on the OAI DESS grid (384×384×160, 0.365×0.365×0.7 mm), each with an MR image
   synthesised from it, written as NIfTI and run through ``orthoai knee`` in a child process. Per
   plate: Dice, and the mean-thickness error (the same thickness method on the predicted and the true
-  plate); whether the two tibial plates were put on their own sides of the knee. The pipeline's
-  seconds per knee and the command's peak resident memory.
+  plate); whether the two tibial plates were put on their own sides of the knee, and which rule
+  decided (``sides.tibial_sides``). The pipeline's seconds per knee and the command's peak resident
+  memory.
 * The real multi-echo T2 series (pymskt), when ``../shared/data`` is there: read, segmented, measured
   (no labels exist for it: what it gives is reported, not scored).
 """
@@ -64,7 +65,8 @@ def run(knees: int, workdir: Path) -> dict:
     cases = []
     for name, (truth, geometry) in truths.items():
         document = json.loads((out / f"{name}.biomarkers.json").read_text(encoding="utf-8"))
-        case = {"name": name, "status": document["status"], "seconds": document.get("timings_s", {}).get("total")}
+        case = {"name": name, "status": document["status"], "seconds": document.get("timings_s", {}).get("total"),
+                "tibial_sides_by": document.get("tibial_sides", {}).get("decided_by")}
         labels_path = out / f"{name}.cartilage.nii.gz"
         if labels_path.exists():
             predicted = sitk.GetArrayFromImage(sitk.ReadImage(str(labels_path)))
@@ -82,6 +84,8 @@ def run(knees: int, workdir: Path) -> dict:
         "segmented": len(scored),
         "dice_mean": {p: round(float(np.mean([c["dice"][p] for c in scored])), 4) for p in PLATE_VALUES} if scored else {},
         "tibial_sides_right": sum(bool(c["tibial_sides_right"]) for c in scored),
+        "tibial_sides_by": {rule: sum(c["tibial_sides_by"] == rule for c in scored)
+                            for rule in sorted({str(c["tibial_sides_by"]) for c in scored})},
         "thickness_abs_error_mm_mean": {p: _mean_or_none([abs(c["thickness_error_mm"][p]) for c in scored
                                                           if p in c["thickness_error_mm"]]) for p in PLATE_VALUES},
         "pipeline_seconds_per_knee_mean": round(float(np.mean([c["seconds"] for c in cases if c["seconds"]])), 1),
@@ -113,7 +117,8 @@ def real_series() -> dict:
     image, notes = read_mr(sorted(str(p) for p in T2_SERIES.glob("*.dcm")), "MESE_T2 (pymskt)")
     result = KneeCartilagePipeline().run(image)
     out = {"reading": list(notes), "status": result.status, "message": result.message,
-           "seconds": round(time.perf_counter() - started, 1), "warnings": list(result.warnings)}
+           "seconds": round(time.perf_counter() - started, 1), "warnings": list(result.warnings),
+           "tibial_sides": result.tibial_sides}
     if result.biomarkers is not None:
         out["plates"] = {name: {"volume_mm3": round(p.volume_mm3), "thickness_mean_mm": p.thickness_mm["mean"]}
                          for name, p in result.biomarkers.plates.items()}
@@ -122,11 +127,11 @@ def real_series() -> dict:
 
 def update_registry(summary: dict, registry: Path | None = None) -> None:
     from ....runtime.registry import default_registry_path, write_registry_entry
-    from ..pipeline import PLATES_MODEL_ID, REGION_MODEL_ID
+    from ..pipeline import FIBULA_MODEL_ID, PLATES_MODEL_ID, REGION_MODEL_ID
 
     registry = registry or default_registry_path()
     for entry in json.loads(Path(registry).read_text(encoding="utf-8"))["models"]:
-        if entry["id"] in (REGION_MODEL_ID, PLATES_MODEL_ID):
+        if entry["id"] in (REGION_MODEL_ID, PLATES_MODEL_ID, FIBULA_MODEL_ID):
             entry.setdefault("metrics", {})["test_knees_end_to_end"] = {k: v for k, v in summary.items() if k != "cases"}
             write_registry_entry(registry, entry)
 

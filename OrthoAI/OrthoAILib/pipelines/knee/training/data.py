@@ -6,7 +6,8 @@ synthesised from them on the fly.
 Label maps: procedural knees (``phantoms.knee_anatomy``; training seeds 0..N-1, validation seeds from
 100000, disjoint) and the real pymskt DESS label map, all on the stage-2 grid (0.7 mm isotropic,
 sagittal). Samples: stage 2 gets 48³ patches around cartilage, turned, scaled and flipped, with an MR
-image synthesised for each (``phantoms.knee_mr``); stage 1 gets whole knees on its 2.8 mm grid.
+image synthesised for each (``phantoms.knee_mr``); stage 1 and the coarse bone network (tibia and
+fibula) get whole knees on the 2.8 mm grid, mirrored half the time.
 """
 
 from __future__ import annotations
@@ -104,11 +105,11 @@ def stage2_sample(labels: np.ndarray, rng: np.random.Generator, size: int = 48, 
     return np.ascontiguousarray(image[None]), STAGE2_TARGET[patch]
 
 
-def stage1_sample(labels: np.ndarray, rng: np.random.Generator, real: bool = False):
-    """(image 1×D×H×W, target D×H×W in {0,1}) on the stage-1 grid: synthesised at twice its
-    resolution and averaged down, so partial volume looks as it does in a resampled scan."""
+def whole_knee_sample(labels: np.ndarray, rng: np.random.Generator, real: bool = False):
+    """(image D×H×W on the stage-1 grid, the labels it was made from at twice its resolution): the
+    knee mirrored across K half the time (a left knee from a right one), synthesised at twice the
+    grid's resolution and averaged down, so partial volume looks as it does in a resampled scan."""
     from ....phantoms.knee_mr import synthesise_mr
-    from ..preprocess import pad_to_multiple
 
     half = STAGE1_FACTOR // 2
     shift = rng.integers(0, half, 3)
@@ -118,10 +119,33 @@ def stage1_sample(labels: np.ndarray, rng: np.random.Generator, real: bool = Fal
     labels = labels[:labels.shape[0] // 2 * 2, :labels.shape[1] // 2 * 2, :labels.shape[2] // 2 * 2]
     image = synthesise_mr(labels, rng, split_background=real)
     d, h, w = (n // 2 for n in labels.shape)
-    image = image.reshape(d, 2, h, 2, w, 2).mean((1, 3, 5))
+    return image.reshape(d, 2, h, 2, w, 2).mean((1, 3, 5)), labels
+
+
+def stage1_sample(labels: np.ndarray, rng: np.random.Generator, real: bool = False):
+    """(image 1×D×H×W, target D×H×W in {0,1}): a whole knee and its cartilage on the stage-1 grid."""
+    from ..preprocess import pad_to_multiple
+
+    image, labels = whole_knee_sample(labels, rng, real)
+    d, h, w = image.shape
     cartilage = ((labels >= 1) & (labels <= 4)).reshape(d, 2, h, 2, w, 2).max((1, 3, 5))
     image, _ = pad_to_multiple(image, 8)
     target, _ = pad_to_multiple(cartilage.astype(np.int64), 8)
+    return np.ascontiguousarray(image[None]).astype(np.float32), target
+
+
+def coarse_bones_sample(labels: np.ndarray, rng: np.random.Generator, real: bool = False):
+    """(image 1×D×H×W, target D×H×W: 0 other, 1 tibia, 2 fibula): a whole knee and its two lower-leg
+    bones on the stage-1 grid (a voxel is a bone's where at least half of it is)."""
+    from ..preprocess import pad_to_multiple
+
+    image, labels = whole_knee_sample(labels, rng, real)
+    d, h, w = image.shape
+    target = np.zeros((d, h, w), np.int64)
+    for value, bone in ((6, 1), (8, 2)):
+        target[(labels == value).reshape(d, 2, h, 2, w, 2).mean((1, 3, 5)) >= 0.5] = bone
+    image, _ = pad_to_multiple(image, 8)
+    target, _ = pad_to_multiple(target, 8)
     return np.ascontiguousarray(image[None]).astype(np.float32), target
 
 

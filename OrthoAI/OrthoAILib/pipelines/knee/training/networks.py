@@ -2,10 +2,13 @@
 
     python -m OrthoAILib.pipelines.knee.training.networks --stage 1 --labels out/knee/labels --out-dir out/knee/stage1 --minutes 30
     python -m OrthoAILib.pipelines.knee.training.networks --stage 2 --labels out/knee/labels --out-dir out/knee/stage2 --minutes 60
+    python -m OrthoAILib.pipelines.knee.training.networks --stage fibula --labels out/knee/labels --out-dir out/knee/fibula --minutes 40
 
 Stage 1 (residual U-Net, 2.8 mm): cartilage region or not, on whole knees. Stage 2 (3-D ResNet +
 ASPP, 0.7 mm): background, the four cartilage plates and four bones (the fibula tells lateral from
-medial), on 48³ patches centred on each plate equally often. Loss: cross entropy plus soft Dice over
+medial), on 48³ patches centred on each plate equally often. The coarse bone network (stage 1's
+U-Net, 2.8 mm): background, tibia and fibula on whole knees, for the side of the knee the fibula
+stands on (scored on the fibula's Dice). Loss: cross entropy plus soft Dice over
 the foreground classes present in the batch (equal weights). AdamW with a cosine schedule over the
 time budget; validated on the held-out knees (disjoint seeds) by Dice per class; the best is
 exported as TorchScript with reference outputs, checkpoints every validation (``--resume``).
@@ -23,7 +26,13 @@ from pathlib import Path
 
 import numpy as np
 
-MODEL_FILES = {1: "knee_cartilage_region.pt", 2: "knee_cartilage_plates.pt"}
+MODEL_FILES = {1: "knee_cartilage_region.pt", 2: "knee_cartilage_plates.pt", "fibula": "knee_fibula.pt"}
+
+
+def scored(stage, dice: list) -> float:
+    """The validation score a run keeps its best weights by: the plates (stage 2), the fibula (the
+    coarse bone network), the region (stage 1)."""
+    return float(np.mean(dice[:4] if stage == 2 else dice[-1:] if stage == "fibula" else dice))
 
 
 def dice_ce_loss(logits, target, classes: int):
@@ -52,16 +61,17 @@ def dice_per_class(predicted: np.ndarray, truth: np.ndarray, classes: int) -> li
     return [dice(predicted == c, truth == c) for c in range(1, classes)]
 
 
-def validation_cases(folder: Path, stage: int, count: int = 3) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Fixed synthesised validation inputs: whole knees (stage 1) or their cartilage crop (stage 2)."""
+def validation_cases(folder: Path, stage: int | str, count: int = 3) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Fixed synthesised validation inputs: whole knees (stage 1, the coarse bones) or their
+    cartilage crop (stage 2)."""
     from ....phantoms.knee_mr import synthesise_mr
-    from .data import STAGE2_TARGET, load_maps, stage1_sample
+    from .data import STAGE2_TARGET, coarse_bones_sample, load_maps, stage1_sample
 
     cases = []
     for index, (_, labels) in enumerate(load_maps(folder, "validation")[:count]):
         rng = np.random.default_rng(500 + index)
-        if stage == 1:
-            cases.append(stage1_sample(labels, rng))
+        if stage != 2:
+            cases.append((stage1_sample if stage == 1 else coarse_bones_sample)(labels, rng))
             continue
         found = np.argwhere((labels >= 1) & (labels <= 4))
         low = np.maximum(found.min(0) - 10, 0)
@@ -129,23 +139,25 @@ def keep_first_classes(head, count: int):
     return cut
 
 
-def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float = 2e-3, batch_size: int = 2,
+def train(stage: int | str, labels_dir: Path, out_dir: Path, minutes: float, lr: float = 2e-3, batch_size: int = 2,
           validate_every: int = 100, resume: bool = False, seed: int = 0, export_only: bool = False,
           init_from: Path | None = None, kindred: dict[int, int] | None = None, head_lr_factor: float = 1.0,
           export_classes: int | None = None) -> dict:
     import torch
 
-    from ....nets.knee_cartilage import STAGE2_CLASSES, ResidualUNet3D, ResNetASPP3D
+    from ....nets.knee_cartilage import COARSE_BONE_CLASSES, STAGE2_CLASSES, ResidualUNet3D, ResNetASPP3D
     from ....runtime.export import export_torchscript
     from ...training.checkpoint import RunState, record, resume_run
-    from .data import REAL_NAME, load_maps, stage1_sample, stage2_sample
+    from .data import REAL_NAME, coarse_bones_sample, load_maps, stage1_sample, stage2_sample
 
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     maps = load_maps(labels_dir, "train")
-    classes = 2 if stage == 1 else len(STAGE2_CLASSES)
-    net = ResidualUNet3D(widths=(8, 16, 32, 48)) if stage == 1 else ResNetASPP3D()
+    class_names = {1: ("background", "cartilage region"), 2: STAGE2_CLASSES, "fibula": COARSE_BONE_CLASSES}[stage]
+    classes = len(class_names)
+    sample = {1: stage1_sample, 2: stage2_sample, "fibula": coarse_bones_sample}[stage]
+    net = ResNetASPP3D() if stage == 2 else ResidualUNet3D(widths=(8, 16, 32, 48), classes=classes)
     if init_from is not None and not (resume or export_only):
         warm_start(net, init_from, kindred)
     cases = validation_cases(labels_dir, stage)
@@ -173,7 +185,6 @@ def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float
         samples = []
         for _ in range(batch_size if stage == 2 else 1):
             name, labels = maps[rng.integers(len(maps))]
-            sample = stage2_sample if stage == 2 else stage1_sample
             samples.append(sample(labels, rng, real=name.endswith(REAL_NAME)))
         x = torch.from_numpy(np.stack([s[0] for s in samples]))
         y = torch.from_numpy(np.stack([s[1] for s in samples]))
@@ -185,19 +196,19 @@ def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float
         step += 1
         if step % validate_every == 0 or time.time() - started >= budget:
             scores = evaluate(net, cases, classes)
-            mean = float(np.mean(scores[:4] if stage == 2 else scores))  # stage 2: the cartilage plates count
+            mean = scored(stage, scores)
             entry = {"step": step, "loss": round(float(np.mean(losses)), 4), "dice": scores,
                      "seconds": round(time.time() - started, 1)}
             best = record(out_dir, net, optimiser, None, step, log, entry, mean, best)
             losses = []
     net.load_state_dict(torch.load(out_dir / "best.pt"))
-    classes_shipped = list(STAGE2_CLASSES) if stage == 2 else ["background", "cartilage region"]
+    classes_shipped = list(class_names)
     if export_classes is not None and export_classes < len(classes_shipped):
         net.head = keep_first_classes(net.head, export_classes)
         classes_shipped = classes_shipped[:export_classes]
     example = torch.from_numpy(np.ascontiguousarray(cases[0][0][None, :, :32, :32, :32]))  # small: the reference file ships
     files = export_torchscript(net.eval(), out_dir / MODEL_FILES[stage], {"forward": [example]}, atol=2e-3, rtol=2e-3)
-    best_entry = max(log, key=lambda e: np.mean(e["dice"][:4] if stage == 2 else e["dice"]))
+    best_entry = max(log, key=lambda e: scored(stage, e["dice"]))
     summary = {"stage": stage, "files": files, "best_step": best_entry["step"], "validation_dice": best_entry["dice"],
                "classes": classes_shipped, "train_maps": len(maps), "log": log}
     if len(classes_shipped) < classes:  # trained, not learnt well enough to ship: its validation Dice says how far
@@ -211,7 +222,8 @@ def train(stage: int, labels_dir: Path, out_dir: Path, minutes: float, lr: float
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--stage", type=int, choices=[1, 2], required=True)
+    parser.add_argument("--stage", choices=["1", "2", "fibula"], required=True,
+                        help="1: cartilage region, 2: plates and bones, fibula: the coarse tibia and fibula")
     parser.add_argument("--labels", type=Path, required=True, help="the folder written by training.data")
     parser.add_argument("--out-dir", type=Path, required=True)
     parser.add_argument("--minutes", type=float, default=30)
@@ -229,7 +241,8 @@ def main(argv=None) -> int:
                         help="export only the first N classes (one trained but not learnt is left out)")
     args = parser.parse_args(argv)
     kindred = {int(new): int(old) for new, old in (pair.split("=") for pair in args.kindred.split(",") if pair)}
-    summary = train(args.stage, args.labels, args.out_dir, args.minutes, args.lr, validate_every=args.validate_every,
+    stage = args.stage if args.stage == "fibula" else int(args.stage)
+    summary = train(stage, args.labels, args.out_dir, args.minutes, args.lr, validate_every=args.validate_every,
                     resume=args.resume, export_only=args.export_only, init_from=args.init_from,
                     kindred=kindred, head_lr_factor=args.head_lr_factor, export_classes=args.export_classes)
     print(json.dumps({k: v for k, v in summary.items() if k != "log"}, indent=2))
