@@ -31,7 +31,6 @@ from ...geometry import ImageGeometry
 from ...image import Image
 from ...runtime.progress import CancelToken, ProgressCallback, report
 from ..base import STATUS_OK, geometry_json
-from ..masks import largest_component
 from .biomarkers import KneeBiomarkers, measure_labelmap
 from .grid import check_knee_grid
 from .plates import DEFAULT_LABELS
