@@ -1,9 +1,10 @@
 """Ship the trained CT fracture networks: copy them into the models folder and write their entries.
 
-    python -m OrthoAILib.pipelines.fracture.training.register --runs out/fracture
+    python -m OrthoAILib.pipelines.fracture.training.register --runs out/fracture [--nets bones]
 
-(``--runs`` holds the ``bones``, ``detector`` and ``classifier`` training folders.) Then run
-``benchmark --update-registry`` for the held-out figures.
+(``--runs`` holds the ``bones``, ``detector`` and ``classifier`` training folders; ``--nets`` registers
+only those, and leaves the others' entries as they are.) Then run ``benchmark --update-registry`` for
+the held-out figures.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ PREPROCESSING = ("OrthoAILib.pipelines.fracture.preprocess: resampled (block-ave
                  "grid (columns to the patient's left, rows posterior, slices superior); HU clipped to -1000..3000, /1000")
 
 
-def register(runs: Path, models_dir: Path, registry: Path) -> None:
+def register(runs: Path, models_dir: Path, registry: Path, nets=None) -> None:
     from ....runtime.export import reference_path
     from ....runtime.registry import next_version, write_registry_entry
     from ..bones import BONES
@@ -36,7 +37,7 @@ def register(runs: Path, models_dir: Path, registry: Path) -> None:
     from .networks import MODEL_FILES
 
     summaries = {}
-    for net in MODEL_FILES:
+    for net in nets or MODEL_FILES:
         summaries[net] = json.loads((runs / net / "training.json").read_text(encoding="utf-8"))
         for source in (runs / net / MODEL_FILES[net], reference_path(runs / net / MODEL_FILES[net])):
             shutil.copy2(source, models_dir / source.name)
@@ -55,8 +56,8 @@ def register(runs: Path, models_dir: Path, registry: Path) -> None:
                        "finding; stages 2-4 each followed by multi-head self-attention (4 heads) over their voxels and "
                        "average pooling, joined into a fully connected head", DETECT_SPACING_MM, "validation_accuracy"),
     }
-    for net, (model_id, task, labels, architecture, spacing, metric) in specs.items():
-        summary = summaries[net]
+    for net, summary in summaries.items():
+        model_id, task, labels, architecture, spacing, metric = specs[net]
         best = summary["best"]
         value = {"bones": best.get("dice"), "detector": best.get("froc"), "classifier": best.get("accuracy")}[net]
         metrics = {metric: value, "validation": f"{summary['validation_cases']} held-out generated CTs (seeds from 90000)",
@@ -78,9 +79,11 @@ def main(argv=None) -> int:
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, required=True)
+    parser.add_argument("--nets", nargs="+", choices=["bones", "detector", "classifier"], default=None,
+                        help="register only these (default: all three)")
     args = parser.parse_args(argv)
     registry = default_registry_path()
-    register(args.runs, registry.parent, registry)
+    register(args.runs, registry.parent, registry, args.nets)
     print(f"registered in {registry}")
     return 0
 
