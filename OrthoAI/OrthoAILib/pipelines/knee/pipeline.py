@@ -66,7 +66,6 @@ class KneeResult:
     timings_s: dict = field(default_factory=dict, compare=False)
     tibial_sides: dict = field(default_factory=dict)  # which rule put the tibial plates on their sides
 
-
     def to_json(self) -> dict:
         out = {"status": self.status, "message": self.message, "geometry": geometry_json(self.geometry),
                "labels": {"1": "femoral cartilage", "2": "medial tibial cartilage", "3": "lateral tibial cartilage",
@@ -139,7 +138,7 @@ def cartilage_on_bone(probabilities: np.ndarray, spacing_mm: float = FINE_SPACIN
 
 
 class KneeCartilagePipeline:
-    """Make once per process (the two models load here), run per volume."""
+    """Make once per process (the three models load here), run per volume."""
 
     name = "knee"
 
