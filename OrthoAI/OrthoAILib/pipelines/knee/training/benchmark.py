@@ -84,7 +84,7 @@ def run(knees: int, workdir: Path) -> dict:
         "segmented": len(scored),
         "dice_mean": {p: round(float(np.mean([c["dice"][p] for c in scored])), 4) for p in PLATE_VALUES} if scored else {},
         "tibial_sides_right": sum(bool(c["tibial_sides_right"]) for c in scored),
-        "tibial_sides_by": {rule: sum(c["tibial_sides_by"] == rule for c in scored)
+        "tibial_sides_by": {rule: sum(str(c["tibial_sides_by"]) == rule for c in scored)
                             for rule in sorted({str(c["tibial_sides_by"]) for c in scored})},
         "thickness_abs_error_mm_mean": {p: _mean_or_none([abs(c["thickness_error_mm"][p]) for c in scored
                                                           if p in c["thickness_error_mm"]]) for p in PLATE_VALUES},
